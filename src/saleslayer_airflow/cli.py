@@ -69,8 +69,10 @@ def _schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _describe_schedule(dag: Any) -> str:
     expression = getattr(dag.timetable, "expression", None)
     if expression is None:
-        return "manual runs only" if dag.timetable.__class__.__name__ == "NullTimetable" else (
-            type(dag.timetable).__name__
+        return (
+            "manual runs only"
+            if dag.timetable.__class__.__name__ == "NullTimetable"
+            else (type(dag.timetable).__name__)
         )
     from cron_descriptor import get_description
 
@@ -98,9 +100,10 @@ def _dags(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             file=out,
         )
         print("  tasks", file=out)
-        for task in dag.topological_sort():
+        for task in dag.topological_sort():  # type: ignore[no-untyped-call]
             after = ", ".join(sorted(task.upstream_task_ids))
-            print(f"    {task.task_id:<28} {type(task).__name__:<28} {'after ' + after if after else ''}".rstrip(), file=out)
+            line = f"    {task.task_id:<28} {type(task).__name__:<28} "
+            print((line + (f"after {after}" if after else "")).rstrip(), file=out)
     for file, error in sorted(bag.import_errors.items()):
         print(f"IMPORT ERROR in {file}:\n{error}", file=out)
     print(
@@ -141,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def main(
+    argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -34,7 +34,7 @@ def _broken_connectors_dag(problems: Sequence[Problem]) -> Any:
     """
     from airflow.sdk import DAG
 
-    class BrokenConnectors(DAG):  # type: ignore[misc]
+    class BrokenConnectors(DAG):
         def validate(self) -> None:
             raise ConnectorConfigError(problems)
 

@@ -25,14 +25,21 @@ def _source_lines(config: ConnectorConfig) -> list[str]:
     if isinstance(src, HttpSource):
         lines.append(f"- **URL path:** `{src.method} {src.endpoint}` (templated per run)")
     elif isinstance(src, ApiSource):
-        lines.append(f"- **Endpoint:** `{src.endpoint}`, records at `{src.records_path or '(body)'}`")
-        lines.append(f"- **Pagination:** {src.pagination.style.value}, {src.pagination.page_size} per page")
+        lines.append(
+            f"- **Endpoint:** `{src.endpoint}`, records at `{src.records_path or '(body)'}`"
+        )
+        lines.append(
+            f"- **Pagination:** {src.pagination.style.value}, {src.pagination.page_size} per page"
+        )
         if src.incremental:
-            lines.append(f"- **Incremental:** `{src.incremental.param}` = time of the last successful run")
+            lines.append(
+                f"- **Incremental:** `{src.incremental.param}` = time of the last successful run"
+            )
     elif src.path:
         lines.append(f"- **Path:** `{src.path}` (templated per run)")
     else:
-        lines.append(f"- **Folder:** `{src.directory}`, files matching `{src.pattern}`, pick {src.pick.value}")
+        lines.append(f"- **Folder:** `{src.directory}`, files matching `{src.pattern}`")
+        lines.append(f"- **Pick:** {src.pick.value}")
     policy = src.on_missing.policy.value
     lines.append(
         f"- **If the export is missing:** {policy}"
@@ -104,7 +111,8 @@ def render_doc_md(plan: ConnectorPlan, source_file: str) -> str:
         "## Schedule",
         f"- `{config.schedule or 'manual runs only'}` ({config.timezone}), from {config.start_date}"
         + (f" to {config.end_date}" if config.end_date else "")
-        + f", catchup {'on' if config.catchup else 'off'}, at most {config.max_active_runs} run(s) at once",
+        + f", catchup {'on' if config.catchup else 'off'}, "
+        f"at most {config.max_active_runs} run(s) at once",
         "- A scheduled or backfilled run imports the export of its own logical date (`{{ ds }}`).",
         f"- Retries: {config.retries}, first after {config.retry_delay}, then doubling.",
         "",
@@ -138,8 +146,14 @@ def render_doc_md(plan: ConnectorPlan, source_file: str) -> str:
         "## Sales Layer target",
         f"- Connection `{target.conn_id}`, transport `{target.transport.value}`, "
         f"{target.batch_size} items per call, pool `{target.pool}`",
-        f"- Sends {'every item (overwrite)' if target.overwrite else 'only items changed since the last push'}; "
-        f"{'updates existing items only' if target.only_existing else 'creates new items'}"
+        "- Sends "
+        + (
+            "every item (overwrite)"
+            if target.overwrite
+            else "only items changed since the last push"
+        )
+        + "; "
+        + ("updates existing items only" if target.only_existing else "creates new items")
         + ("; **dry run: writes nothing**" if target.dry_run else ""),
         "- Deletions: "
         + (
@@ -157,6 +171,7 @@ def render_doc_md(plan: ConnectorPlan, source_file: str) -> str:
         "## Run parameters",
         "- `force`: import even if the export equals the last one imported.",
         "- `dry_run`: report what would change without writing to Sales Layer.",
-        "- `export_date`: for runs without a logical date (manual/API triggers), the export date to take.",
+        "- `export_date`: for runs without a logical date (manual or API triggers), "
+        "the date of the export to take.",
     ]
     return "\n".join(out) + "\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,8 @@ CONNECTOR_SUFFIXES = (".yaml", ".yml")
 def display_path(path: Path, base: Path | None = None) -> str:
     """The path as people look for it: relative to ``base`` (default: the working directory)
     when the file is inside it, else absolute."""
-    absolute = Path(os.path.abspath(path))
-    root = Path(os.path.abspath(base if base is not None else Path.cwd()))
+    absolute = path.absolute()
+    root = (base if base is not None else Path.cwd()).absolute()
     return str(absolute.relative_to(root)) if absolute.is_relative_to(root) else str(absolute)
 
 
@@ -43,7 +42,9 @@ def parse_connector(text: str, file: str) -> ConnectorConfig:
     if not isinstance(doc.data, dict):
         what = "empty" if doc.data is None else f"a {type(doc.data).__name__}"
         problems.append(
-            Problem(file, 1, "(top level)", f"a connector file is a mapping of keys; this one is {what}")
+            Problem(
+                file, 1, "(top level)", f"a connector file is a mapping of keys; this one is {what}"
+            )
         )
         raise ConnectorConfigError(problems)
     try:
@@ -65,7 +66,9 @@ def load_connector(path: Path, base: Path | None = None) -> ConnectorConfig:
             [Problem(file, 1, "(file)", f"not UTF-8 text ({exc.reason}); save the file as UTF-8")]
         ) from None
     except OSError as exc:
-        raise ConnectorConfigError([Problem(file, 1, "(file)", f"cannot read: {exc.strerror}")]) from None
+        raise ConnectorConfigError(
+            [Problem(file, 1, "(file)", f"cannot read: {exc.strerror}")]
+        ) from None
     return parse_connector(text, file)
 
 

@@ -19,11 +19,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 # --------------------------------------------------------------------------------------------
 # Shared building blocks
@@ -65,6 +68,23 @@ class StrictModel(BaseModel):
     """Base of every config model: unknown keys are errors, values are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+
+class ColumnShorthandModel(StrictModel):
+    """A model that may also be written as a plain string, short for ``column: <string>``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"column": value} if isinstance(value, str) else value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        shorthand = {"type": "string", "minLength": 1, "description": "Short for `column: ...`."}
+        return {"anyOf": [shorthand, schema], "description": schema.get("description", "")}
 
 
 class LocatedValueError(ValueError):
@@ -419,7 +439,7 @@ LanguageCode = Annotated[
 ]
 
 
-class FieldMapping(StrictModel):
+class FieldMapping(ColumnShorthandModel):
     """Where one Sales Layer field takes its value. A plain string is short for `column:`."""
 
     column: ColumnName | None = Field(
@@ -446,11 +466,6 @@ class FieldMapping(StrictModel):
     enum: list[str] | None = Field(None, description="Allowed values (after transforms).")
     transforms: list[Transform] = Field(default_factory=list)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        return {"column": value} if isinstance(value, str) else value
-
     @field_validator("language_pattern")
     @classmethod
     def _pattern_has_placeholders(cls, value: str) -> str:
@@ -469,16 +484,11 @@ class FieldMapping(StrictModel):
         return self
 
 
-class ReferenceList(StrictModel):
+class ReferenceList(ColumnShorthandModel):
     """A column holding one or several references, e.g. a product's categories."""
 
     column: ColumnName
     separator: str | None = Field(None, description="Separator when a cell lists several.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        return {"column": value} if isinstance(value, str) else value
 
 
 class CategoryPath(StrictModel):
@@ -558,7 +568,9 @@ class TableMapping(StrictModel):
                 f"its parent links are: {', '.join(allowed)}"
             )
         if kind is TableKind.VARIANTS and self.product is None:
-            raise ValueError("a variants table needs `product`: the column of the product reference")
+            raise ValueError(
+                "a variants table needs `product`: the column of the product reference"
+            )
         if self.parent is not None and self.path is not None:
             raise ValueError("give categories either `parent` or `path`, not both")
 
@@ -614,9 +626,7 @@ class SalesLayerTarget(StrictModel):
     only_existing: bool = Field(
         False, description="Update existing items only; never create (Sales Layer's own option)."
     )
-    dry_run: bool = Field(
-        False, description="Do everything but write; report what would change."
-    )
+    dry_run: bool = Field(False, description="Do everything but write; report what would change.")
     apply_older_exports: bool = Field(
         False,
         description="Let an export dated before the data already applied overwrite it "
@@ -656,9 +666,7 @@ class EmailAlert(StrictModel):
     """E-mail the run summary through Airflow's SMTP connection."""
 
     kind: Literal["email"]
-    to: list[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(
-        min_length=1
-    )
+    to: list[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(min_length=1)
     conn_id: ConnId = "smtp_default"
 
 
@@ -793,9 +801,7 @@ class ConnectorConfig(StrictModel):
     @model_validator(mode="after")
     def _dates_in_order(self) -> ConnectorConfig:
         if self.end_date is not None and self.end_date < self.start_date:
-            raise ValueError(
-                f"end_date {self.end_date} is before start_date {self.start_date}"
-            )
+            raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
         return self
 
     def table_kinds(self) -> dict[str, TableKind]:

@@ -55,13 +55,12 @@ def _real_path(data: Any, loc: tuple[str | int, ...]) -> Path_:
     current = data
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
-        if isinstance(current, dict) and part in current:
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and part < len(current)
+        if in_dict or in_list:
             path.append(part)
             current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
-            path.append(part)
-            current = current[part]
-        elif last and not _is_tag(part):
+        elif last and not _is_tag(part) and not _is_union_tag(current, part):
             path.append(part)
     return tuple(path)
 
@@ -69,6 +68,11 @@ def _real_path(data: Any, loc: tuple[str | int, ...]) -> Path_:
 def _is_tag(part: str | int) -> bool:
     # pydantic names union members like "function-after[...]" or "int"; never a real key here.
     return isinstance(part, str) and ("[" in part or part in {"str", "int", "float", "bool"})
+
+
+def _is_union_tag(data: Any, part: str | int) -> bool:
+    # A tagged union names the member by the discriminator's value, e.g. "ftp" for kind: ftp.
+    return isinstance(data, dict) and any(v == part for v in data.values() if isinstance(v, str))
 
 
 def _dotted(path: Path_) -> str:
@@ -89,9 +93,7 @@ def _data_at(data: Any, path: Path_) -> Any:
     return data
 
 
-def _message(
-    detail: ErrorDetails, path: Path_, model: type[BaseModel], doc_data: Any
-) -> str:
+def _message(detail: ErrorDetails, path: Path_, model: type[BaseModel], doc_data: Any) -> str:
     kind = detail["type"]
     ctx = detail.get("ctx") or {}
     if kind == "extra_forbidden":
@@ -106,7 +108,7 @@ def _message(
         return "required key is missing"
     if kind in {"union_tag_invalid", "union_tag_not_found"}:
         tag = str(ctx.get("discriminator", "kind")).strip("'")
-        expected = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",")]
+        expected = tag_values(model, path[:-1], tag)
         given = ctx.get("tag")
         if kind == "union_tag_not_found":
             return f"required key {tag!r} is missing; one of: {', '.join(expected)}"
@@ -123,7 +125,9 @@ def _message(
 
 
 def _enum_values(ctx: dict[str, Any]) -> list[str]:
-    return [v.strip().strip("'") for v in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
+    return [
+        v.strip().strip("'") for v in str(ctx.get("expected", "")).replace(" or ", ",").split(",")
+    ]
 
 
 # --- allowed keys at a path, for "did you mean" --------------------------------------------
@@ -150,11 +154,24 @@ def allowed_keys(model: type[BaseModel], path: Path_, data: Any = None) -> set[s
     return {name for m in models for name in m.model_fields}
 
 
+def tag_values(model: type[BaseModel], path: Path_, tag: str) -> list[str]:
+    """The values the discriminator ``tag`` may take for the tagged union at ``path``."""
+    candidates: list[Any] = [model]
+    for part in path:
+        candidates = [nxt for tp in candidates for nxt in _step(tp, part)]
+    values: list[str] = []
+    for tp in candidates:
+        for leaf in _unwrap(tp):
+            if isinstance(leaf, type) and issubclass(leaf, BaseModel) and tag in leaf.model_fields:
+                values += [str(v) for v in typing.get_args(leaf.model_fields[tag].annotation)]
+    return values
+
+
 def _tags_match(model: type[BaseModel], data: dict[str, Any]) -> bool:
     for name, info in model.model_fields.items():
-        if typing.get_origin(info.annotation) is typing.Literal and name in data:
-            if data[name] not in typing.get_args(info.annotation):
-                return False
+        is_tag = typing.get_origin(info.annotation) is typing.Literal and name in data
+        if is_tag and data[name] not in typing.get_args(info.annotation):
+            return False
     return True
 
 

@@ -8,7 +8,6 @@ from typing import Any
 from saleslayer_airflow.config.models import ConnectorConfig
 
 
-
 def connector_json_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of one connector file."""
     schema = ConnectorConfig.model_json_schema(mode="validation")

@@ -16,7 +16,10 @@ import yaml
 
 Path_ = tuple[str | int, ...]
 
-_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("map", "seq", "str", "int", "float", "bool", "null", "timestamp")
+)
 
 #: Upper bound on nodes visited while expanding one file (aliases included).
 MAX_NODES = 200_000
@@ -61,7 +64,7 @@ class _Builder:
                 line, f"the file expands to more than {MAX_NODES} values (nested aliases?)"
             )
         self.doc.lines.setdefault(path, line)
-        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
+        if node.tag not in _PLAIN_TAGS:
             raise YamlSourceError(
                 node.start_mark.line + 1,
                 f"tag {node.tag!r} is not allowed; connector files may only hold plain data "
@@ -77,11 +80,7 @@ class _Builder:
         try:
             return self.loader.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
-            raise YamlSourceError(
-                node.start_mark.line + 1,
-                f"{exc.problem or exc}; connector files may only hold plain data "
-                "(no !!python or other custom tags)",
-            ) from None
+            raise YamlSourceError(node.start_mark.line + 1, str(exc.problem or exc)) from None
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
         self.loader.flatten_mapping(node)  # resolves "<<:" merge keys
@@ -93,7 +92,9 @@ class _Builder:
                 key = str(key_node.value)
             key_line = key_node.start_mark.line + 1
             if key in result:
-                self.doc.duplicate_keys.append(((*path, key), self.doc.lines[(*path, key)], key_line))
+                self.doc.duplicate_keys.append(
+                    ((*path, key), self.doc.lines[(*path, key)], key_line)
+                )
             self.doc.lines[(*path, key)] = key_line
             result[key] = self.build(value_node, (*path, key), key_line)
         return result

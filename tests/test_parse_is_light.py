@@ -1,0 +1,28 @@
+"""Parsing the DAG folder must not import heavy libraries: Airflow re-parses it every 30 s."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import DAGS, ROOT
+
+HEAVY = ["pandas", "pyarrow", "numpy", "paramiko", "openpyxl", "requests", "asyncssh", "aiohttp"]
+
+PROBE = f"""
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder={str(DAGS)!r})
+assert not bag.import_errors, bag.import_errors
+print(json.dumps({{"dags": len(bag.dag_ids), "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
+"""
+
+
+def test_parsing_the_dag_folder_imports_no_heavy_library() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"dags": 3, "heavy": []}
