@@ -150,3 +150,54 @@ def test_connector_folder_outside_the_project_is_named_absolutely(connectors_dir
     shutil.copy(connectors_dir / "stores_ftp.yaml", connectors_dir / "copy.yaml")
     (message,) = dagbag().import_errors.values()
     assert str(connectors_dir / "copy.yaml") in message
+
+
+@pytest.mark.integration
+def test_import_error_reaches_airflows_database_as_the_ui_shows_it(
+    connectors_dir: Path, tmp_path: Path
+) -> None:
+    """Through Airflow's CLI against a real metadata DB: the error the UI lists, and the DAGs."""
+    import os
+    import subprocess
+    import sys
+
+    _break(connectors_dir, "erp_api_catalog.yaml", "  records_path:", "  record_path:")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path / "home"),
+        "PYTHONWARNINGS": "ignore::UserWarning",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "CRITICAL",
+    }
+    airflow = str(Path(sys.executable).with_name("airflow"))
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [airflow, *args], env=env, capture_output=True, text=True, timeout=300
+        )
+        return done.stdout + done.stderr
+
+    run("db", "migrate")
+    run("dags", "reserialize")
+    errors = run("dags", "list-import-errors", "--output", "json")
+    assert "saleslayer_connectors.py" in errors
+    assert "erp_api_catalog.yaml:" in errors
+    assert "source.record_path: unknown key 'record_path'; did you mean 'records_path'?" in errors
+    listed = run("dags", "list", "--output", "json")
+    assert '"apparel_catalog_http"' in listed and '"stores_ftp"' in listed
+    assert '"erp_api_catalog"' not in listed
+
+
+def test_timezone_applies_to_schedule_and_start_date(connectors_dir: Path) -> None:
+    _break(connectors_dir, "stores_ftp.yaml", 'schedule: "@daily"', 'schedule: "30 5 * * 1-5"')
+    _break(connectors_dir, "stores_ftp.yaml", "start_date:", "timezone: Europe/Madrid\nstart_date:")
+    dag = dagbag().dags["stores_ftp"]
+    assert dag.timetable.expression == "30 5 * * 1-5"
+    assert str(getattr(dag.timetable.timezone, "name", dag.timetable.timezone)) == "Europe/Madrid"
+    # Airflow keeps start_date in UTC: midnight in Madrid is 23:00 UTC the day before.
+    assert dag.start_date.isoformat() == "2026-10-31T23:00:00+00:00"
+
+
+def test_manual_only_connector_has_no_schedule(connectors_dir: Path) -> None:
+    _break(connectors_dir, "stores_ftp.yaml", 'schedule: "@daily"', "schedule: null")
+    dag = dagbag().dags["stores_ftp"]
+    assert type(dag.timetable).__name__ == "NullTimetable"

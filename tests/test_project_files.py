@@ -83,3 +83,14 @@ def test_loader_file_passes_airflow_safe_mode_heuristic() -> None:
     from airflow.utils.file import might_contain_dag_via_default_heuristic
 
     assert might_contain_dag_via_default_heuristic(str(ROOT / "dags" / "saleslayer_connectors.py"))
+
+
+def test_package_is_installed_as_a_distribution_not_found_by_path() -> None:
+    # Imports work in Airflow processes because the package is installed, not because a folder
+    # happens to be on sys.path (plugins/ and dags/ are, src/ is not).
+    from importlib.metadata import distribution
+
+    dist = distribution("saleslayer-airflow")
+    assert dist.version == __import__("saleslayer_airflow").__version__
+    scripts = {ep.name: ep.value for ep in dist.entry_points if ep.group == "console_scripts"}
+    assert scripts == {"saleslayer-airflow": "saleslayer_airflow.cli:main"}

@@ -21,6 +21,10 @@ _PLAIN_TAGS = frozenset(
     for name in ("map", "seq", "str", "int", "float", "bool", "null", "timestamp")
 )
 
+# libyaml's parser when PyYAML was built with it (10x faster than the pure-Python one; the
+# constructor is SafeConstructor either way).
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 #: Upper bound on nodes visited while expanding one file (aliases included).
 MAX_NODES = 200_000
 
@@ -105,7 +109,7 @@ def parse_yaml(text: str) -> YamlDocument:
 
     Raises :class:`YamlSourceError` with the line of the first syntax error or forbidden tag.
     """
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         try:
             node = loader.get_single_node()

@@ -1,0 +1,140 @@
+"""One connector file: the model of the whole file, which becomes one DAG."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+
+from pydantic import (
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from saleslayer_airflow.config.common import (
+    DurationField,
+    Identifier,
+    LocatedValueError,
+    StrictModel,
+    parse_duration,
+)
+from saleslayer_airflow.config.formats import Format
+from saleslayer_airflow.config.settings import Alerting, Staging, ValidationSettings
+from saleslayer_airflow.config.sources import Source
+from saleslayer_airflow.config.tables import TableKind, TableMapping
+from saleslayer_airflow.config.target import SalesLayerTarget
+
+SCHEDULE_PRESETS = frozenset(
+    {"@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"}
+)
+STANDARD_TABLES = frozenset(k.value for k in TableKind if k is not TableKind.CUSTOM_ENTITY)
+
+
+class ConnectorConfig(StrictModel):
+    """One Sales Layer import connector; the file becomes one Airflow DAG."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="Sales Layer import connector")
+
+    id: Annotated[
+        str,
+        StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$", max_length=200),
+        Field(description="The DAG id. Letters, digits, '_', '.', '-'."),
+    ]
+    description: str = Field(min_length=1, description="What this connector imports, for people.")
+    owner: str = Field("data-engineering", min_length=1)
+    tags: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
+        default_factory=list
+    )
+    schedule: str | None = Field(
+        description="Cron expression ('0 6 * * *'), preset ('@daily'), or null for manual runs "
+        "only (a connector without a periodic schedule cannot be backfilled)."
+    )
+    timezone: str = Field("UTC", description="IANA zone the schedule and start date are in.")
+    start_date: date
+    end_date: date | None = None
+    catchup: bool = False
+    max_active_runs: int = Field(1, ge=1, le=64)
+    retries: int = Field(2, ge=0, le=20)
+    retry_delay: DurationField = Field(timedelta(minutes=5), description="e.g. '5m'.")
+    force: bool = Field(
+        False, description="Import even when the export equals the last one imported."
+    )
+    source: Source
+    format: Format
+    tables: dict[Identifier, TableMapping] = Field(min_length=1)
+    target: SalesLayerTarget = Field(default_factory=SalesLayerTarget)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    alerting: Alerting = Field(default_factory=Alerting)
+    staging: Staging = Field(default_factory=Staging)
+
+    _durations = field_validator("retry_delay", mode="before")(parse_duration)
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str | None) -> str | None:
+        if value is None or value in SCHEDULE_PRESETS:
+            return value
+        if value.startswith("@"):
+            raise ValueError(
+                f"unknown schedule preset {value!r}; use one of "
+                f"{', '.join(sorted(SCHEDULE_PRESETS))}, a cron expression, or null"
+            )
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError(
+                f"invalid cron expression {value!r}; five fields: minute hour day-of-month "
+                "month day-of-week, e.g. '0 6 * * *' for 06:00 every day"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'UTC' or 'Europe/Madrid'"
+            ) from None
+        return value
+
+    @field_validator("tables")
+    @classmethod
+    def _tables_fit_their_kind(cls, tables: dict[str, TableMapping]) -> dict[str, TableMapping]:
+        for key, table in tables.items():
+            if table.kind is None and key not in STANDARD_TABLES:
+                raise LocatedValueError(
+                    (key,),
+                    "set `kind: custom_entity` for a custom entity, or name the table one of "
+                    f"{', '.join(sorted(STANDARD_TABLES))}",
+                )
+            try:
+                table.check_links(key)
+            except ValueError as exc:
+                raise LocatedValueError((key,), str(exc)) from None
+        seen: dict[TableKind, str] = {}
+        for key, table in tables.items():
+            kind = table.resolved_kind(key)
+            if kind is not TableKind.CUSTOM_ENTITY and kind in seen:
+                raise LocatedValueError(
+                    (key,),
+                    f"a connector feeds one {kind.value} table; {seen[kind]!r} already is one "
+                    "(use a second connector for a second account or source)",
+                )
+            seen[kind] = key
+        return tables
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> ConnectorConfig:
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
+        return self
+
+    def table_kinds(self) -> dict[str, TableKind]:
+        """Each table's key and resolved kind, in file order."""
+        return {key: table.resolved_kind(key) for key, table in self.tables.items()}

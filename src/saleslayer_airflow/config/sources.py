@@ -1,0 +1,219 @@
+"""`source:` where the ERP export comes from (a URL, FTP/FTPS/SFTP, a paginated JSON API)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from saleslayer_airflow.config.common import (
+    ConnId,
+    DurationField,
+    StrictModel,
+    Template,
+    check_optional_template,
+    check_template,
+    parse_duration,
+)
+
+
+class MissingPolicy(StrEnum):
+    """What a run does when the expected export is not there."""
+
+    FAIL = "fail"
+    SKIP = "skip"
+    WAIT = "wait"
+
+
+class PickRule(StrEnum):
+    """Which files of a folder a run takes when a glob matches several."""
+
+    NEWEST = "newest"
+    ALL = "all"
+
+
+class MissingExport(StrictModel):
+    """Behaviour when the export is missing."""
+
+    policy: MissingPolicy = Field(
+        MissingPolicy.FAIL,
+        description="fail the run, skip it, or wait (a sensor) up to `timeout`.",
+    )
+    timeout: DurationField = Field(
+        timedelta(hours=1), description="How long `wait` waits, e.g. '30m' or '2h'."
+    )
+    poke_interval: DurationField = Field(
+        timedelta(minutes=1), description="How often `wait` looks again."
+    )
+
+    _durations = field_validator("timeout", "poke_interval", mode="before")(parse_duration)
+
+
+class _SourceBase(StrictModel):
+    conn_id: ConnId
+    on_missing: MissingExport = Field(default_factory=MissingExport)
+
+
+class _FileSourceBase(_SourceBase):
+    """A file on a server: a templated `path`, or a `directory` plus a `pattern` glob."""
+
+    path: Template | None = Field(
+        None,
+        description="Full path of the export, templated per run "
+        "('/exports/products_{{ ds_nodash }}.csv'). Give either this or directory + pattern.",
+    )
+    directory: Template | None = Field(None, description="Folder to list (templated).")
+    pattern: str | None = Field(
+        None, description="Glob matched against file names in `directory`, e.g. 'products_*.csv'."
+    )
+    pick: PickRule = Field(
+        PickRule.NEWEST,
+        description="With `pattern`: take the newest file, or all matches in name order.",
+    )
+    stable_for: DurationField = Field(
+        timedelta(seconds=10),
+        description="A file is taken only once its size has not changed for this long "
+        "(the ERP may still be writing it).",
+    )
+
+    _durations = field_validator("stable_for", mode="before")(parse_duration)
+    _templates = field_validator("path", "directory")(check_optional_template)
+
+    @model_validator(mode="after")
+    def _path_or_glob(self) -> _FileSourceBase:
+        if self.path and (self.directory or self.pattern):
+            raise ValueError(
+                "give either `path` or `directory` + `pattern`, not both "
+                "(path names one file; directory + pattern choose among many)"
+            )
+        if not self.path and not (self.directory and self.pattern):
+            raise ValueError(
+                "say which file to fetch: `path: /exports/products_{{ ds_nodash }}.csv`, "
+                "or `directory: /exports` with `pattern: products_*.csv`"
+            )
+        return self
+
+
+class FtpSource(_FileSourceBase):
+    """A file on an FTP server (Airflow FTP connection)."""
+
+    kind: Literal["ftp"]
+
+
+class FtpsSource(_FileSourceBase):
+    """A file on an FTP server over TLS (Airflow FTP connection, FTPS)."""
+
+    kind: Literal["ftps"]
+
+
+class SftpSource(_FileSourceBase):
+    """A file on an SFTP server (Airflow SFTP connection)."""
+
+    kind: Literal["sftp"]
+
+
+_SECRET_HEADER = re.compile(r"(authorization|token|secret|api[-_]?key|password|cookie)", re.I)
+
+
+def _check_headers(headers: dict[str, str]) -> dict[str, str]:
+    for name in headers:
+        if _SECRET_HEADER.search(name):
+            raise ValueError(
+                f"header {name!r} looks like a credential; connector files must not hold "
+                "secrets: put it in the Airflow connection (login/password, or the extra field)"
+            )
+    return headers
+
+
+class HttpSource(_SourceBase):
+    """A file at a URL (Airflow HTTP connection for host, auth and headers)."""
+
+    kind: Literal["http"]
+    endpoint: Template = Field(
+        description="Path under the connection's base URL, templated per run "
+        "('exports/products_{{ ds }}.csv')."
+    )
+    method: Literal["GET", "POST"] = "GET"
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra non-secret request headers."
+    )
+    timeout: DurationField = Field(timedelta(minutes=5), description="Read timeout.")
+
+    _durations = field_validator("timeout", mode="before")(parse_duration)
+    _templates = field_validator("endpoint")(check_template)
+    _headers = field_validator("headers")(_check_headers)
+
+
+class PaginationStyle(StrEnum):
+    """How an ERP API splits its results into pages."""
+
+    PAGE = "page"
+    OFFSET = "offset"
+    CURSOR = "cursor"
+    NEXT_LINK = "next_link"
+    LINK_HEADER = "link_header"
+
+
+class Pagination(StrictModel):
+    """Pagination of a JSON API. Parameter names default to the common ones."""
+
+    style: PaginationStyle
+    page_param: str = Field("page", description="style page: the page-number parameter.")
+    first_page: int = Field(1, ge=0, description="style page: number of the first page.")
+    size_param: str = Field(
+        "limit", description="page/offset: the page-size parameter ('per_page', 'limit')."
+    )
+    page_size: int = Field(100, ge=1, le=100_000)
+    offset_param: str = Field("offset", description="style offset: the offset parameter.")
+    cursor_param: str = Field("cursor", description="style cursor: the parameter to send back.")
+    cursor_path: str = Field(
+        "next_cursor", description="style cursor: dotted path of the next cursor in the body."
+    )
+    next_link_path: str = Field(
+        "next", description="style next_link: dotted path of the next page's URL in the body."
+    )
+
+
+class Incremental(StrictModel):
+    """Ask the API only for what changed since the last successful run."""
+
+    param: str = Field(description="Query parameter, e.g. 'updated_since'.")
+    initial: str | None = Field(None, description="Value for the very first run.")
+    format: str = Field(
+        "%Y-%m-%dT%H:%M:%SZ", description="strftime format of the value sent (UTC)."
+    )
+
+
+class ApiSource(_SourceBase):
+    """A paginated JSON API of the ERP (Airflow HTTP connection)."""
+
+    kind: Literal["api"]
+    endpoint: Template
+    params: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Fixed query parameters (non-secret)."
+    )
+    headers: dict[str, str] = Field(default_factory=dict)
+    records_path: str = Field(
+        "", description="Dotted path to the list of records in each page ('' = the body)."
+    )
+    pagination: Pagination
+    incremental: Incremental | None = None
+    requests_per_second: float | None = Field(None, gt=0, description="Client-side rate limit.")
+    timeout: DurationField = Field(timedelta(minutes=1))
+
+    _durations = field_validator("timeout", mode="before")(parse_duration)
+    _templates = field_validator("endpoint")(check_template)
+    _headers = field_validator("headers")(_check_headers)
+
+
+Source = Annotated[
+    HttpSource | FtpSource | FtpsSource | SftpSource | ApiSource,
+    Field(discriminator="kind"),
+]

@@ -1,0 +1,209 @@
+"""`tables:` how source columns map onto Sales Layer tables, their references, links and fields."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from saleslayer_airflow.config.common import (
+    ColumnName,
+    ColumnShorthandModel,
+    Identifier,
+    StrictModel,
+)
+
+
+class TableKind(StrEnum):
+    """Sales Layer table kinds; the kind decides which parent links a table may have."""
+
+    CATEGORIES = "categories"
+    PRODUCTS = "products"
+    VARIANTS = "variants"
+    POINTS_OF_SALE = "points_of_sale"
+    CUSTOM_ENTITY = "custom_entity"
+
+
+class FieldType(StrEnum):
+    """Value types checked during validation."""
+
+    STRING = "string"
+    NUMBER = "number"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    DATETIME = "datetime"
+    URL = "url"
+
+
+class Transform(StrictModel):
+    """One declared transform applied to a value, in order. Exactly one key is set."""
+
+    trim: bool | None = None
+    case: Literal["lower", "upper", "title"] | None = None
+    map: dict[str, str | int | float | bool | None] | None = Field(
+        None, description="Value map, e.g. {Y: true, N: false}; unmapped values are rejected."
+    )
+    parse_number: Literal["dot", "comma"] | None = Field(
+        None, description="Decimal separator of the source numbers."
+    )
+    parse_date: str | None = Field(None, description="strptime format, e.g. '%d/%m/%Y'.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Transform:
+        given = [name for name in type(self).model_fields if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "each transform sets exactly one of trim, case, map, parse_number, parse_date "
+                f"(this one sets {', '.join(given) or 'none'}); list several transforms instead"
+            )
+        return self
+
+
+LanguageCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,4})?$"),
+    Field(description="Language code as used in the column names: en, es, en_US, pt-BR."),
+]
+
+
+class FieldMapping(ColumnShorthandModel):
+    """Where one Sales Layer field takes its value. A plain string is short for `column:`."""
+
+    column: ColumnName | None = Field(
+        None,
+        description="Source column. With `languages`, the base name of one column per language.",
+    )
+    constant: str | int | float | bool | None = Field(
+        None, description="A fixed value for every row instead of a column."
+    )
+    languages: list[LanguageCode] | None = Field(
+        None, description="Multi-language field: one source column per language code."
+    )
+    language_pattern: str = Field(
+        "{column}_{lang}",
+        description="How language columns are named: '{column}_{lang}' gives name_en, name_es.",
+    )
+    separator: str | None = Field(
+        None, description="Multi-value field: separator of the values in one cell."
+    )
+    default: str | int | float | bool | None = Field(None, description="Value for empty cells.")
+    type: FieldType = FieldType.STRING
+    required: bool = False
+    max_length: int | None = Field(None, ge=1)
+    enum: list[str] | None = Field(None, description="Allowed values (after transforms).")
+    transforms: list[Transform] = Field(default_factory=list)
+
+    @field_validator("language_pattern")
+    @classmethod
+    def _pattern_has_placeholders(cls, value: str) -> str:
+        if "{lang}" not in value:
+            raise ValueError("language_pattern must contain '{lang}', e.g. '{column}_{lang}'")
+        return value
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> FieldMapping:
+        if (self.column is None) == (self.constant is None):
+            raise ValueError(
+                "set exactly one of `column` (a source column) or `constant` (a fixed value)"
+            )
+        if self.languages is not None and self.column is None:
+            raise ValueError("`languages` needs `column`: the base name of the language columns")
+        return self
+
+
+class ReferenceList(ColumnShorthandModel):
+    """A column holding one or several references, e.g. a product's categories."""
+
+    column: ColumnName
+    separator: str | None = Field(None, description="Separator when a cell lists several.")
+
+
+class CategoryPath(StrictModel):
+    """Build the category tree from a path column such as 'Men > Tops > Hoodies'."""
+
+    column: ColumnName
+    separator: str = " > "
+
+
+class DuplicatePolicy(StrEnum):
+    """What happens to a reference seen twice in one table: keep the first, or reject all."""
+
+    FIRST = "first"
+    REJECT = "reject"
+
+
+_PARENT_LINKS: dict[TableKind, frozenset[str]] = {
+    TableKind.CATEGORIES: frozenset({"parent", "path"}),
+    TableKind.PRODUCTS: frozenset({"categories"}),
+    TableKind.VARIANTS: frozenset({"product"}),
+    TableKind.POINTS_OF_SALE: frozenset(),
+    TableKind.CUSTOM_ENTITY: frozenset({"links"}),
+}
+
+
+class TableMapping(StrictModel):
+    """One Sales Layer table fed by this connector."""
+
+    kind: TableKind | None = Field(
+        None,
+        description="categories, products, variants, points_of_sale or custom_entity. Implied "
+        "when the table's key is one of the first four names.",
+    )
+    sales_layer_table: str | None = Field(
+        None, description="The table's name in Sales Layer when it differs from the key."
+    )
+    reference: ColumnName = Field(description="Source column holding the item reference.")
+    parent: ColumnName | None = Field(
+        None, description="categories: column with the parent category's reference."
+    )
+    path: CategoryPath | None = Field(
+        None, description="categories: build the tree from a path column instead."
+    )
+    categories: ReferenceList | None = Field(
+        None, description="products: column with the product's category reference(s)."
+    )
+    product: ColumnName | None = Field(
+        None, description="variants: column with the variant's product reference."
+    )
+    links: dict[Identifier, ReferenceList] = Field(
+        default_factory=dict,
+        description="custom_entity: links to other tables, e.g. {products: product_refs}.",
+    )
+    fields: dict[str, FieldMapping] = Field(
+        default_factory=dict, description="Sales Layer field name -> where its value comes from."
+    )
+    on_duplicate: DuplicatePolicy = DuplicatePolicy.FIRST
+
+    def resolved_kind(self, key: str) -> TableKind:
+        """The table's kind, implied by its key when not given."""
+        if self.kind is not None:
+            return self.kind
+        return TableKind(key)
+
+    def check_links(self, key: str) -> None:
+        """Parent links must fit the table's kind (called by ConnectorConfig with the key)."""
+        kind = self.resolved_kind(key)
+        given = {
+            name
+            for name in ("parent", "path", "categories", "product")
+            if getattr(self, name) is not None
+        } | ({"links"} if self.links else set())
+        if extra := sorted(given - _PARENT_LINKS[kind]):
+            allowed = sorted(_PARENT_LINKS[kind]) or ["none"]
+            raise ValueError(
+                f"a {kind.value} table cannot have {', '.join(extra)}; "
+                f"its parent links are: {', '.join(allowed)}"
+            )
+        if kind is TableKind.VARIANTS and self.product is None:
+            raise ValueError(
+                "a variants table needs `product`: the column of the product reference"
+            )
+        if self.parent is not None and self.path is not None:
+            raise ValueError("give categories either `parent` or `path`, not both")
