@@ -63,24 +63,18 @@ def _operator(spec: TaskSpec, config: ConnectorConfig, dag: Any) -> Any:
         ValidateAndSplitOperator,
     )
 
-    common: dict[str, Any] = {"task_id": spec.task_id, "connector_id": config.id, "dag": dag}
+    common: dict[str, Any] = {
+        "task_id": spec.task_id,
+        "connector": config.model_dump(mode="json"),
+        "dag": dag,
+    }
     if spec.stage is Stage.FETCH:
         return FetchSourceOperator(source=config.source.model_dump(mode="json"), **common)
     if spec.stage is Stage.SPLIT:
-        return ValidateAndSplitOperator(
-            format=config.format.model_dump(mode="json"),
-            tables={k: t.model_dump(mode="json") for k, t in config.tables.items()},
-            validation=config.validation.model_dump(mode="json"),
-            **common,
-        )
+        return ValidateAndSplitOperator(**common)
     if spec.stage is Stage.PUSH:
         assert spec.table is not None
-        return PushTableOperator(
-            table=spec.table,
-            target=config.target.model_dump(mode="json"),
-            pool=config.target.pool,
-            **common,
-        )
+        return PushTableOperator(table=spec.table, pool=config.target.pool, **common)
     return ImportReportOperator(trigger_rule="all_done", **common)
 
 

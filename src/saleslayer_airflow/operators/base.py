@@ -1,23 +1,38 @@
-"""What every stage operator shares."""
+"""What every stage operator shares: the connector's checked config, and its run folder."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseOperator
 
 from saleslayer_airflow import __version__
+from saleslayer_airflow.config.models import ConnectorConfig
 from saleslayer_airflow.exceptions import StageNotAvailableError
 
 
 class ConnectorStageOperator(BaseOperator):
-    """A task of a connector DAG. Subclasses set ``stage`` and implement :meth:`execute`."""
+    """A task of a connector DAG. Subclasses set ``stage`` and implement :meth:`execute`.
+
+    :param connector: the connector's config as plain data (``ConnectorConfig.model_dump(
+        mode="json")``); it holds no secret, so it may be serialized with the DAG.
+    """
 
     stage = "stage"
 
-    def __init__(self, *, connector_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, connector: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.connector_id = connector_id
+        self.connector = connector
+
+    @cached_property
+    def connector_config(self) -> ConnectorConfig:
+        """The typed config, checked again at run time (the DAG may come from a serialized copy)."""
+        return ConnectorConfig.model_validate(self.connector)
+
+    @property
+    def connector_id(self) -> str:
+        return str(self.connector["id"])
 
     def _not_available(self) -> StageNotAvailableError:
         # Raised while the stage's implementation is not part of this release: a clear, terminal

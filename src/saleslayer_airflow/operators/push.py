@@ -13,17 +13,14 @@ class PushTableOperator(ConnectorStageOperator):
     """Upsert the staged items of one table, by reference, through the connector's target.
 
     :param table: the connector's table key (``products``, ``brands``, ...).
-    :param target: the `target:` section as plain data (no secret: credentials stay in the
-        Airflow connection it names).
     """
 
     stage = "push"
     ui_color = "#e6f5e6"
 
-    def __init__(self, *, table: str, target: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(self, *, table: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.table = table
-        self.target = target
 
     def execute(self, context: Context) -> Any:
         raise self._not_available()
