@@ -5,7 +5,8 @@ about it. The hierarchy tells retry logic what it may retry::
 
     SalesLayerConnectorError
     ├── ConnectorConfigError        a connector file is wrong; fix the file (terminal)
-    └── StageNotAvailableError      a pipeline stage this version cannot run yet (terminal)
+    ├── StageNotAvailableError      a pipeline stage this version cannot run yet (terminal)
+    └── StateStoreError             the state store cannot be opened or used (terminal)
 
 Terminal errors fail a task at once (Airflow retries cannot help); transient errors (later:
 network, rate limits) are retried.
@@ -54,3 +55,7 @@ class ConnectorConfigError(TerminalError):
 
 class StageNotAvailableError(TerminalError):
     """A DAG task asked for a pipeline stage that this version of the package does not provide."""
+
+
+class StateStoreError(TerminalError):
+    """The state store cannot be opened or used; the message says which setting to check."""

@@ -1,0 +1,27 @@
+"""The connectors' memory between runs: what was pushed, when, from which export.
+
+Per connector, table and reference it keeps the hash of the content last applied, the Sales Layer
+id when known and the date of the export the data came from. It drives the delta (send only what
+changed), the backfill guard (never apply an older export over a newer one), resumable pushes
+(acknowledged batches are not sent again) and the "unchanged export" skip.
+"""
+
+from __future__ import annotations
+
+from saleslayer_airflow.state.delta import Decision, content_hash, decide
+from saleslayer_airflow.state.store import (
+    AppliedItem,
+    ImportRecord,
+    ItemState,
+    StateStore,
+)
+
+__all__ = [
+    "AppliedItem",
+    "Decision",
+    "ImportRecord",
+    "ItemState",
+    "StateStore",
+    "content_hash",
+    "decide",
+]

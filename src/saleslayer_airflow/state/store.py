@@ -1,0 +1,333 @@
+"""The state store: a small SQL database the connectors share across runs and workers.
+
+SQLite by default (one file, fine for one machine); PostgreSQL or any SQLAlchemy database through
+an Airflow connection when tasks run on several machines. Where it is:
+
+1. ``SALESLAYER_STATE_CONN_ID``: an Airflow connection (e.g. a Postgres connection);
+2. ``SALESLAYER_STATE_URL``: an SQLAlchemy URL;
+3. otherwise ``sqlite:///$AIRFLOW_HOME/saleslayer-state.sqlite``.
+
+The URL may hold a password: it is only ever shown with the password hidden.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from saleslayer_airflow.exceptions import StateStoreError
+from saleslayer_airflow.state.schema import migrate, tables
+
+STATE_URL_ENV = "SALESLAYER_STATE_URL"
+STATE_CONN_ENV = "SALESLAYER_STATE_CONN_ID"
+
+#: References per IN (...) query: well below SQLite's and PostgreSQL's parameter limits.
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class ItemState:
+    """What was last applied to one item in Sales Layer."""
+
+    content_hash: str
+    saleslayer_id: int | None
+    export_date: datetime
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class AppliedItem:
+    """One item Sales Layer acknowledged in this run."""
+
+    reference: str
+    content_hash: str
+    export_date: datetime
+    saleslayer_id: int | None = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """One successful import of a connector."""
+
+    run_id: str
+    fingerprint: str
+    export_date: datetime
+    finished_at: datetime
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _chunks(values: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _item_rows(
+    connector_id: str, table: str, run_id: str, applied: Iterable[AppliedItem]
+) -> list[dict[str, Any]]:
+    now = _naive_utc(datetime.now(UTC))
+    return [
+        {
+            "connector_id": connector_id,
+            "table_name": table,
+            "reference": item.reference,
+            "content_hash": item.content_hash,
+            "saleslayer_id": item.saleslayer_id,
+            "export_date": _naive_utc(item.export_date),
+            "deleted": item.deleted,
+            "run_id": run_id,
+            "updated_at": now,
+        }
+        for item in applied
+    ]
+
+
+def default_url() -> str:
+    home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
+    return f"sqlite:///{Path(home, 'saleslayer-state.sqlite').absolute()}"
+
+
+def _url_from_airflow_connection(conn_id: str) -> str:
+    from airflow.sdk import BaseHook
+
+    try:
+        connection = BaseHook.get_connection(conn_id)
+    except Exception as exc:
+        raise StateStoreError(
+            f"the state store connection {conn_id!r} (from {STATE_CONN_ENV}) cannot be read: "
+            f"{type(exc).__name__}; create it in Airflow, or unset {STATE_CONN_ENV}"
+        ) from None
+    uri = str(connection.get_uri())
+    # Airflow spells PostgreSQL "postgres://"; SQLAlchemy 2 wants "postgresql://".
+    return (
+        "postgresql://" + uri.removeprefix("postgres://") if uri.startswith("postgres://") else uri
+    )
+
+
+class StateStore:
+    """Read and write the connectors' state. Create with :meth:`open`; the schema is migrated."""
+
+    def __init__(self, engine: Any) -> None:
+        import sqlalchemy as sa
+
+        self.engine = engine
+        self._tables = tables(sa.MetaData())
+
+    @classmethod
+    def open(cls, url: str | None = None) -> StateStore:
+        """Connect (see the module docstring for where) and bring the schema up to date."""
+        import sqlalchemy as sa
+
+        if url is None:
+            conn_id = os.environ.get(STATE_CONN_ENV)
+            url = (
+                _url_from_airflow_connection(conn_id)
+                if conn_id
+                else os.environ.get(STATE_URL_ENV) or default_url()
+            )
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError:
+            raise StateStoreError(
+                f"the state store URL is not an SQLAlchemy URL; set {STATE_URL_ENV} to e.g. "
+                "'sqlite:////data/saleslayer-state.sqlite' or 'postgresql://user@host/db'"
+            ) from None
+        shown = parsed.render_as_string(hide_password=True)
+        try:
+            engine = sa.create_engine(parsed, **cls._engine_options(parsed))
+        except ImportError as exc:
+            raise StateStoreError(
+                f"the database driver for the state store {shown} is not installed "
+                f"({exc.name}); install it in every Airflow worker, e.g. "
+                "`pip install 'psycopg[binary]'` for PostgreSQL"
+            ) from None
+        try:
+            migrate(engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StateStoreError(
+                f"cannot open the state store {shown}: "
+                f"{type(getattr(exc, 'orig', None) or exc).__name__}; "
+                "check that the database is reachable and the user may create tables"
+            ) from None
+        return cls(engine)
+
+    @staticmethod
+    def _engine_options(url: Any) -> dict[str, Any]:
+        if url.get_backend_name() != "sqlite":
+            return {"pool_pre_ping": True}
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        return {"connect_args": {"timeout": 30}}
+
+    # --- items ---------------------------------------------------------------------------
+
+    def items(
+        self, connector_id: str, table: str, references: Iterable[str]
+    ) -> dict[str, ItemState]:
+        """What was last applied to each of ``references`` (absent: never applied)."""
+        import sqlalchemy as sa
+
+        items = self._tables["items"]
+        refs = sorted(set(references))
+        found: dict[str, ItemState] = {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(refs):
+                query = sa.select(items).where(
+                    items.c.connector_id == connector_id,
+                    items.c.table_name == table,
+                    items.c.reference.in_(chunk),
+                )
+                for row in connection.execute(query):
+                    found[row.reference] = ItemState(
+                        content_hash=row.content_hash,
+                        saleslayer_id=row.saleslayer_id,
+                        export_date=row.export_date,
+                        deleted=row.deleted,
+                    )
+        return found
+
+    def live_references(self, connector_id: str, table: str) -> set[str]:
+        """Every reference applied and not deleted: the candidates for deletions."""
+        import sqlalchemy as sa
+
+        items = self._tables["items"]
+        query = sa.select(items.c.reference).where(
+            items.c.connector_id == connector_id,
+            items.c.table_name == table,
+            items.c.deleted.is_(False),
+        )
+        with self.engine.connect() as connection:
+            return {row.reference for row in connection.execute(query)}
+
+    def record_applied(
+        self, connector_id: str, table: str, run_id: str, applied: Iterable[AppliedItem]
+    ) -> int:
+        """Remember what Sales Layer acknowledged; one transaction. Returns the rows written."""
+        rows = _item_rows(connector_id, table, run_id, applied)
+        with self.engine.begin() as connection:
+            self._write_items(connection, rows)
+        return len(rows)
+
+    def _write_items(self, connection: Any, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        keys = ("connector_id", "table_name", "reference")
+        statement = self._upsert(self._tables["items"], keys, rows[0].keys() - set(keys))
+        for start in range(0, len(rows), _CHUNK):
+            connection.execute(statement, rows[start : start + _CHUNK])
+
+    def _upsert(self, table: Any, keys: Sequence[str], update: Iterable[str]) -> Any:
+        """INSERT ... ON CONFLICT DO UPDATE for SQLite and PostgreSQL."""
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        elif dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+        else:
+            raise StateStoreError(
+                f"the state store supports SQLite and PostgreSQL, not {dialect}; "
+                f"point {STATE_URL_ENV} or {STATE_CONN_ENV} at one of those"
+            )
+        statement = insert(table)
+        return statement.on_conflict_do_update(
+            index_elements=list(keys), set_={name: statement.excluded[name] for name in update}
+        )
+
+    # --- resumable pushes ------------------------------------------------------------------
+
+    def acked_batches(self, connector_id: str, run_id: str, table: str) -> set[str]:
+        """Keys of the batches of this run and table that Sales Layer already acknowledged."""
+        import sqlalchemy as sa
+
+        batches = self._tables["batches"]
+        query = sa.select(batches.c.batch_key).where(
+            batches.c.connector_id == connector_id,
+            batches.c.run_id == run_id,
+            batches.c.table_name == table,
+        )
+        with self.engine.connect() as connection:
+            return {row.batch_key for row in connection.execute(query)}
+
+    def ack_batch(
+        self,
+        connector_id: str,
+        run_id: str,
+        table: str,
+        batch_key: str,
+        applied: Iterable[AppliedItem],
+    ) -> None:
+        """Record a batch as acknowledged together with its items, atomically: after a crash
+        either both are there (the batch is not resent) or neither (it is resent, harmlessly,
+        since upserts by reference are idempotent)."""
+        import sqlalchemy as sa
+
+        rows = _item_rows(connector_id, table, run_id, applied)
+        batches = self._tables["batches"]
+        with self.engine.begin() as connection:
+            self._write_items(connection, rows)
+            exists = connection.execute(
+                sa.select(batches.c.batch_key).where(
+                    batches.c.connector_id == connector_id,
+                    batches.c.run_id == run_id,
+                    batches.c.table_name == table,
+                    batches.c.batch_key == batch_key,
+                )
+            ).first()
+            if exists is None:
+                connection.execute(
+                    batches.insert().values(
+                        connector_id=connector_id,
+                        run_id=run_id,
+                        table_name=table,
+                        batch_key=batch_key,
+                        items=len(rows),
+                        acked_at=_naive_utc(datetime.now(UTC)),
+                    )
+                )
+
+    # --- imports -----------------------------------------------------------------------------
+
+    def record_import(
+        self, connector_id: str, run_id: str, fingerprint: str, export_date: datetime
+    ) -> None:
+        """Remember a successful import (its export's fingerprint skips an identical next one)."""
+        imports = self._tables["imports"]
+        row = {
+            "connector_id": connector_id,
+            "run_id": run_id,
+            "fingerprint": fingerprint,
+            "export_date": _naive_utc(export_date),
+            "finished_at": _naive_utc(datetime.now(UTC)),
+        }
+        statement = self._upsert(
+            imports, ("connector_id", "run_id"), ("fingerprint", "export_date", "finished_at")
+        )
+        with self.engine.begin() as connection:
+            connection.execute(statement, [row])
+
+    def last_import(self, connector_id: str) -> ImportRecord | None:
+        """The most recent successful import of the connector, if any."""
+        import sqlalchemy as sa
+
+        imports = self._tables["imports"]
+        query = (
+            sa.select(imports)
+            .where(imports.c.connector_id == connector_id)
+            .order_by(imports.c.finished_at.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        return ImportRecord(row.run_id, row.fingerprint, row.export_date, row.finished_at)
+
+    def close(self) -> None:
+        self.engine.dispose()
