@@ -69,6 +69,12 @@ def test_items_round_trip_in_chunks(store: StateStore) -> None:
     assert store.items("other", "products", ["P00007"]) == {}
 
 
+def test_applied_content_is_kept_for_field_level_diffs(store: StateStore) -> None:
+    fields = {"name_en": "Shoe", "sizes": ["40", "41"]}
+    store.record_applied("shop", "products", "r", [AppliedItem("A", "h", DAY, content=fields)])
+    assert store.items("shop", "products", ["A"])["A"].content == fields
+
+
 def test_record_applied_updates_in_place_and_tracks_deletions(store: StateStore) -> None:
     store.record_applied("shop", "products", "r1", [AppliedItem("A", "h1", DAY)])
     store.record_applied(

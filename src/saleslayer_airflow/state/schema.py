@@ -27,6 +27,8 @@ def tables(metadata: Any) -> dict[str, Any]:
             sa.Column("table_name", sa.String(200), primary_key=True),
             sa.Column("reference", sa.String(512), primary_key=True),
             sa.Column("content_hash", sa.String(64), nullable=False),
+            # The fields last applied (JSON), so a dry run can show which fields would change.
+            sa.Column("content", sa.Text, nullable=True),
             sa.Column("saleslayer_id", sa.BigInteger, nullable=True),
             # Naive UTC: compared across runs to refuse older exports (the backfill guard).
             sa.Column("export_date", sa.DateTime, nullable=False),

@@ -12,6 +12,7 @@ The URL may hold a password: it is only ever shown with the password hidden.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ class ItemState:
     saleslayer_id: int | None
     export_date: datetime
     deleted: bool = False
+    content: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class AppliedItem:
     export_date: datetime
     saleslayer_id: int | None = None
     deleted: bool = False
+    content: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ def _item_rows(
             "table_name": table,
             "reference": item.reference,
             "content_hash": item.content_hash,
+            "content": None if item.content is None else json.dumps(item.content, sort_keys=True),
             "saleslayer_id": item.saleslayer_id,
             "export_date": _naive_utc(item.export_date),
             "deleted": item.deleted,
@@ -190,6 +194,7 @@ class StateStore:
                         saleslayer_id=row.saleslayer_id,
                         export_date=row.export_date,
                         deleted=row.deleted,
+                        content=None if row.content is None else json.loads(row.content),
                     )
         return found
 
