@@ -13,6 +13,7 @@ import pytest
 from saleslayer_airflow.exceptions import StateStoreError
 from saleslayer_airflow.state import (
     AppliedItem,
+    BatchTotals,
     Decision,
     ItemState,
     StateStore,
@@ -64,7 +65,9 @@ def test_items_round_trip_in_chunks(store: StateStore) -> None:
     assert store.record_applied("shop", "products", "run1", applied) == 1234
     got = store.items("shop", "products", [f"P{i:05d}" for i in range(1300)])
     assert len(got) == 1234
-    assert got["P00007"] == ItemState(content_hash({"i": 7}), 7, DAY.replace(tzinfo=None))
+    assert got["P00007"] == ItemState(
+        content_hash({"i": 7}), 7, DAY.replace(tzinfo=None), run_id="run1"
+    )
     assert store.items("shop", "variants", ["P00007"]) == {}
     assert store.items("other", "products", ["P00007"]) == {}
 
@@ -88,13 +91,21 @@ def test_record_applied_updates_in_place_and_tracks_deletions(store: StateStore)
 
 
 def test_acknowledged_batches_are_remembered_with_their_items(store: StateStore) -> None:
-    assert store.acked_batches("shop", "run1", "products") == set()
-    store.ack_batch("shop", "run1", "products", "k1", [AppliedItem("A", "h", DAY)])
-    store.ack_batch("shop", "run1", "products", "k1", [AppliedItem("A", "h", DAY)])  # resent
-    store.ack_batch("shop", "run1", "products", "k2", [AppliedItem("B", "h", DAY)])
-    assert store.acked_batches("shop", "run1", "products") == {"k1", "k2"}
-    assert store.acked_batches("shop", "run2", "products") == set()
-    assert set(store.items("shop", "products", ["A", "B"])) == {"A", "B"}
+    assert store.batch_totals("shop", "run1", "products") == BatchTotals()
+    store.ack_batch(
+        "shop", "run1", "products", "k1", [AppliedItem("A", "h", DAY)], created=1, updated=0
+    )
+    # The same batch acknowledged again (a retry that resent it) is counted once.
+    store.ack_batch(
+        "shop", "run1", "products", "k1", [AppliedItem("A", "h", DAY)], created=1, updated=0
+    )
+    store.ack_batch(
+        "shop", "run1", "products", "k2", [AppliedItem("B", "h", DAY)], created=0, updated=1
+    )
+    assert store.batch_totals("shop", "run1", "products") == BatchTotals(2, 1, 1)
+    assert store.batch_totals("shop", "run2", "products") == BatchTotals()
+    states = store.items("shop", "products", ["A", "B"])
+    assert {ref: s.run_id for ref, s in states.items()} == {"A": "run1", "B": "run1"}
 
 
 def test_last_import_is_the_most_recent(store: StateStore) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from saleslayer_airflow.state.delta import Decision, content_hash, decide
 from saleslayer_airflow.state.store import (
     AppliedItem,
+    BatchTotals,
     ImportRecord,
     ItemState,
     StateStore,
@@ -18,6 +19,7 @@ from saleslayer_airflow.state.store import (
 
 __all__ = [
     "AppliedItem",
+    "BatchTotals",
     "Decision",
     "ImportRecord",
     "ItemState",

@@ -43,7 +43,9 @@ def tables(metadata: Any) -> dict[str, Any]:
             sa.Column("run_id", sa.String(250), primary_key=True),
             sa.Column("table_name", sa.String(200), primary_key=True),
             sa.Column("batch_key", sa.String(64), primary_key=True),
-            sa.Column("items", sa.Integer, nullable=False),
+            # What the batch did, so a retried run still reports its earlier attempts' work.
+            sa.Column("created", sa.Integer, nullable=False),
+            sa.Column("updated", sa.Integer, nullable=False),
             sa.Column("acked_at", sa.DateTime, nullable=False),
         ),
         "imports": sa.Table(

@@ -39,6 +39,16 @@ class ItemState:
     export_date: datetime
     deleted: bool = False
     content: dict[str, Any] | None = None
+    run_id: str = ""
+
+
+@dataclass(frozen=True)
+class BatchTotals:
+    """What the acknowledged batches of one run and table did, over all attempts."""
+
+    batches: int = 0
+    created: int = 0
+    updated: int = 0
 
 
 @dataclass(frozen=True)
@@ -195,6 +205,7 @@ class StateStore:
                         export_date=row.export_date,
                         deleted=row.deleted,
                         content=None if row.content is None else json.loads(row.content),
+                        run_id=row.run_id,
                     )
         return found
 
@@ -247,18 +258,21 @@ class StateStore:
 
     # --- resumable pushes ------------------------------------------------------------------
 
-    def acked_batches(self, connector_id: str, run_id: str, table: str) -> set[str]:
-        """Keys of the batches of this run and table that Sales Layer already acknowledged."""
+    def batch_totals(self, connector_id: str, run_id: str, table: str) -> BatchTotals:
+        """Sum of what this run's acknowledged batches of ``table`` did (all attempts)."""
         import sqlalchemy as sa
 
         batches = self._tables["batches"]
-        query = sa.select(batches.c.batch_key).where(
+        query = sa.select(
+            sa.func.count(), sa.func.sum(batches.c.created), sa.func.sum(batches.c.updated)
+        ).where(
             batches.c.connector_id == connector_id,
             batches.c.run_id == run_id,
             batches.c.table_name == table,
         )
         with self.engine.connect() as connection:
-            return {row.batch_key for row in connection.execute(query)}
+            count, created, updated = connection.execute(query).one()
+        return BatchTotals(int(count), int(created or 0), int(updated or 0))
 
     def ack_batch(
         self,
@@ -267,32 +281,37 @@ class StateStore:
         table: str,
         batch_key: str,
         applied: Iterable[AppliedItem],
+        *,
+        created: int,
+        updated: int,
     ) -> None:
         """Record a batch as acknowledged together with its items, atomically: after a crash
-        either both are there (the batch is not resent) or neither (it is resent, harmlessly,
-        since upserts by reference are idempotent)."""
+        either both are there (the items are not resent and the batch's counts stay in the
+        run's totals) or neither (the batch is resent, harmlessly: upserts by reference are
+        idempotent)."""
         import sqlalchemy as sa
 
         rows = _item_rows(connector_id, table, run_id, applied)
         batches = self._tables["batches"]
+        key = {
+            "connector_id": connector_id,
+            "run_id": run_id,
+            "table_name": table,
+            "batch_key": batch_key,
+        }
         with self.engine.begin() as connection:
             self._write_items(connection, rows)
             exists = connection.execute(
                 sa.select(batches.c.batch_key).where(
-                    batches.c.connector_id == connector_id,
-                    batches.c.run_id == run_id,
-                    batches.c.table_name == table,
-                    batches.c.batch_key == batch_key,
+                    *(getattr(batches.c, name) == value for name, value in key.items())
                 )
             ).first()
             if exists is None:
                 connection.execute(
                     batches.insert().values(
-                        connector_id=connector_id,
-                        run_id=run_id,
-                        table_name=table,
-                        batch_key=batch_key,
-                        items=len(rows),
+                        **key,
+                        created=created,
+                        updated=updated,
                         acked_at=_naive_utc(datetime.now(UTC)),
                     )
                 )
