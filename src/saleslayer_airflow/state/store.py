@@ -73,7 +73,8 @@ class ImportRecord:
     finished_at: datetime
 
 
-def _naive_utc(value: datetime) -> datetime:
+def naive_utc(value: datetime) -> datetime:
+    """How the store keeps times: UTC without tzinfo (portable across SQLite and PostgreSQL)."""
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
@@ -85,7 +86,7 @@ def _chunks(values: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]
 def _item_rows(
     connector_id: str, table: str, run_id: str, applied: Iterable[AppliedItem]
 ) -> list[dict[str, Any]]:
-    now = _naive_utc(datetime.now(UTC))
+    now = naive_utc(datetime.now(UTC))
     return [
         {
             "connector_id": connector_id,
@@ -94,7 +95,7 @@ def _item_rows(
             "content_hash": item.content_hash,
             "content": None if item.content is None else json.dumps(item.content, sort_keys=True),
             "saleslayer_id": item.saleslayer_id,
-            "export_date": _naive_utc(item.export_date),
+            "export_date": naive_utc(item.export_date),
             "deleted": item.deleted,
             "run_id": run_id,
             "updated_at": now,
@@ -312,7 +313,7 @@ class StateStore:
                         **key,
                         created=created,
                         updated=updated,
-                        acked_at=_naive_utc(datetime.now(UTC)),
+                        acked_at=naive_utc(datetime.now(UTC)),
                     )
                 )
 
@@ -327,8 +328,8 @@ class StateStore:
             "connector_id": connector_id,
             "run_id": run_id,
             "fingerprint": fingerprint,
-            "export_date": _naive_utc(export_date),
-            "finished_at": _naive_utc(datetime.now(UTC)),
+            "export_date": naive_utc(export_date),
+            "finished_at": naive_utc(datetime.now(UTC)),
         }
         statement = self._upsert(
             imports, ("connector_id", "run_id"), ("fingerprint", "export_date", "finished_at")
