@@ -1,0 +1,3 @@
+"""Stage 4: the run's balanced report."""
+
+from __future__ import annotations

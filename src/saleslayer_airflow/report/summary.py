@@ -1,0 +1,151 @@
+"""The run report: per table, where every item read ended up, balanced and checked in code.
+
+    read = created + updated + unchanged + stale + rejected + failed
+
+``read`` is what the validate-and-split stage read for the table (items it passed on plus rows
+it rejected); the push stage accounts for every item passed on. A table whose push did not run
+(its parent table failed, or the run was stopped) counts its items as ``failed``, so a report
+always balances and never hides an item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_PUSH_KEYS = ("created", "updated", "unchanged", "stale", "failed")
+
+
+@dataclass(frozen=True)
+class TableReport:
+    """One table's line of the report."""
+
+    table: str
+    read: int
+    created: int
+    updated: int
+    unchanged: int
+    stale: int
+    rejected: int
+    failed: int
+    status: str
+    conflicts: int = 0
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == (
+            self.created + self.updated + self.unchanged + self.stale + self.rejected + self.failed
+        )
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """The whole run: one line per table, plus where the rejects and the report are."""
+
+    connector_id: str
+    run_id: str
+    dry_run: bool
+    tables: tuple[TableReport, ...]
+    rejects_path: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def succeeded(self) -> bool:
+        return all(t.status in {"pushed", "dry run", "nothing to push"} for t in self.tables)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "connector_id": self.connector_id,
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            "succeeded": self.succeeded,
+            "rejects_path": self.rejects_path,
+            "notes": list(self.notes),
+            "tables": {
+                t.table: {
+                    "status": t.status,
+                    "read": t.read,
+                    "created": t.created,
+                    "updated": t.updated,
+                    "unchanged": t.unchanged,
+                    "stale": t.stale,
+                    "rejected": t.rejected,
+                    "failed": t.failed,
+                    "conflicts": t.conflicts,
+                }
+                for t in self.tables
+            },
+        }
+
+    def text(self) -> str:
+        """The short human summary written to the task log and the report file."""
+        head = f"Sales Layer import {self.connector_id} / {self.run_id}" + (
+            " (DRY RUN: nothing was written)" if self.dry_run else ""
+        )
+        cols = ("read", "created", "updated", "unchanged", "stale", "rejected", "failed")
+        width = max([len("table"), *(len(t.table) for t in self.tables)])
+        lines = [
+            head,
+            f"{'table':<{width}} " + " ".join(f"{c:>9}" for c in cols) + "  status",
+        ]
+        for t in self.tables:
+            values = " ".join(f"{getattr(t, c):>9}" for c in cols)
+            lines.append(f"{t.table:<{width}} {values}  {t.status}")
+        if self.rejects_path:
+            lines.append(f"rejected rows: {self.rejects_path}")
+        lines += list(self.notes)
+        return "\n".join(lines)
+
+
+class UnbalancedReportError(AssertionError):
+    """A table's counts do not add up: an item went missing, which is a bug to report."""
+
+
+def build_report(
+    connector_id: str,
+    run_id: str,
+    split_summary: Mapping[str, Any],
+    pushes: Mapping[str, Mapping[str, Any] | None],
+    *,
+    dry_run: bool = False,
+) -> RunReport:
+    """Combine the split stage's summary and each table's push result into a checked report.
+
+    ``pushes`` maps each table to its push task's result (the TableCounts dict plus "status"),
+    or None when that task produced nothing (it failed before counting, or was skipped).
+    """
+    reports = []
+    for table, split in split_summary.get("tables", {}).items():
+        items = int(split.get("rows_out", 0))
+        rejected = int(split.get("rejected", 0))
+        push = pushes.get(table)
+        if push is None:
+            counts = dict.fromkeys(_PUSH_KEYS, 0) | {"failed": items}
+            status = "not pushed" if items else "nothing to push"
+        else:
+            counts = {key: int(push.get(key, 0)) for key in _PUSH_KEYS}
+            status = str(push.get("status", "pushed"))
+            if int(push.get("items", items)) != items:
+                raise UnbalancedReportError(
+                    f"table {table!r}: the split stage passed on {items} items but the push "
+                    f"stage accounted for {push.get('items')}"
+                )
+        report = TableReport(
+            table=table,
+            read=items + rejected,
+            rejected=rejected,
+            status=status,
+            conflicts=int(split.get("conflicts", 0)),
+            **counts,
+        )
+        if not report.balanced:
+            raise UnbalancedReportError(f"table {table!r}: counts do not balance: {report}")
+        reports.append(report)
+    return RunReport(
+        connector_id=connector_id,
+        run_id=run_id,
+        dry_run=dry_run,
+        tables=tuple(reports),
+        rejects_path=split_summary.get("rejects_path"),
+    )

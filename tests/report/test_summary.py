@@ -1,0 +1,61 @@
+"""The run report balances per table, or refuses to be written."""
+
+from __future__ import annotations
+
+import pytest
+
+from saleslayer_airflow.report.summary import UnbalancedReportError, build_report
+
+SPLIT = {
+    "rows_read": 130,
+    "rejects_path": "file:///staging/shop/run/rejects.csv",
+    "tables": {
+        "categories": {"rows_out": 10, "rejected": 0, "conflicts": 0},
+        "products": {"rows_out": 100, "rejected": 3, "conflicts": 1},
+        "variants": {"rows_out": 17, "rejected": 0, "conflicts": 0},
+    },
+}
+
+
+def test_balanced_report_with_a_table_not_pushed() -> None:
+    report = build_report(
+        "shop",
+        "run1",
+        SPLIT,
+        {
+            "categories": {"items": 10, "created": 2, "unchanged": 8, "status": "pushed"},
+            "products": {"items": 100, "updated": 5, "unchanged": 90, "stale": 5},
+            "variants": None,
+        },
+    )
+    rows = report.as_dict()["tables"]
+    assert rows["products"] == {
+        "status": "pushed",
+        "read": 103,
+        "created": 0,
+        "updated": 5,
+        "unchanged": 90,
+        "stale": 5,
+        "rejected": 3,
+        "failed": 0,
+        "conflicts": 1,
+    }
+    assert rows["variants"]["failed"] == 17 and rows["variants"]["status"] == "not pushed"
+    assert not report.succeeded
+    text = report.text()
+    assert "products" in text and "rejected rows: file:///staging/shop/run/rejects.csv" in text
+
+
+def test_push_that_lost_an_item_is_refused() -> None:
+    with pytest.raises(UnbalancedReportError, match="'products'"):
+        build_report(
+            "shop",
+            "run1",
+            SPLIT,
+            {"products": {"items": 99, "created": 99}},
+        )
+
+
+def test_counts_that_do_not_add_up_are_refused() -> None:
+    with pytest.raises(UnbalancedReportError, match="do not balance"):
+        build_report("shop", "run1", SPLIT, {"categories": {"items": 10, "created": 3}})
