@@ -30,6 +30,15 @@ def _airflow_home() -> Iterator[str]:
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def airflow_db(_airflow_home: str) -> str:
+    """Airflow's metadata database, created once per session (dag.test() needs it)."""
+    from airflow.utils import db
+
+    db.initdb()
+    return _airflow_home
+
+
 @pytest.fixture
 def connectors_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A folder holding copies of the example connectors, loaded by the DAG file instead of

@@ -78,6 +78,21 @@ def _operator(spec: TaskSpec, config: ConnectorConfig, dag: Any) -> Any:
     return ImportReportOperator(trigger_rule="all_done", **common)
 
 
+def _callbacks(config: ConnectorConfig, outcome: str, alerts: list[Any]) -> Any:
+    if not alerts:
+        return None
+    from saleslayer_airflow.alerts import RunOutcomeNotifier
+
+    return [
+        RunOutcomeNotifier(
+            connector_id=config.id,
+            outcome=outcome,
+            alerts=[a.model_dump(mode="json") for a in alerts],
+            staging_base=config.staging.base,
+        )
+    ]
+
+
 def build_dag(plan: ConnectorPlan, source_file: str) -> Any:
     """The DAG of one connector. ``source_file`` is shown in its docs."""
     from airflow.sdk import DAG
@@ -94,6 +109,8 @@ def build_dag(plan: ConnectorPlan, source_file: str) -> Any:
         tags=sorted({PACKAGE_TAG, *config.tags}),
         doc_md=render_doc_md(plan, source_file),
         params=_params(config),
+        on_failure_callback=_callbacks(config, "failed", config.alerting.on_failure),
+        on_success_callback=_callbacks(config, "succeeded", config.alerting.on_success),
         default_args={
             "owner": config.owner,
             "retries": config.retries,
