@@ -133,10 +133,33 @@ class CategoryPath(StrictModel):
 
 
 class DuplicatePolicy(StrEnum):
-    """What happens to a reference seen twice in one table: keep the first, or reject all."""
+    """What happens to a reference seen twice in one table.
+
+    ``first`` keeps the first row and rejects the later ones; ``reject`` rejects every row of the
+    reference; ``merge`` treats the rows as one item (a product repeated on each of its SKU rows):
+    values that agree or fill an empty cell merge, values that disagree are a conflict (the later
+    row is rejected, naming both lines). Every case is reported.
+    """
 
     FIRST = "first"
     REJECT = "reject"
+    MERGE = "merge"
+
+
+class RowFilter(StrictModel):
+    """Which source rows feed a table, when one file holds rows for several tables."""
+
+    column: ColumnName
+    equals: str | list[str] | None = Field(
+        None, description="The cell, as text, equals this value (or one of these values)."
+    )
+    empty: bool | None = Field(None, description="true: the cell is empty; false: it is not.")
+
+    @model_validator(mode="after")
+    def _one_test(self) -> RowFilter:
+        if (self.equals is None) == (self.empty is None):
+            raise ValueError("a row filter sets exactly one of `equals` or `empty`")
+        return self
 
 
 _PARENT_LINKS: dict[TableKind, frozenset[str]] = {
@@ -179,7 +202,16 @@ class TableMapping(StrictModel):
     fields: dict[str, FieldMapping] = Field(
         default_factory=dict, description="Sales Layer field name -> where its value comes from."
     )
-    on_duplicate: DuplicatePolicy = DuplicatePolicy.FIRST
+    where: list[RowFilter] = Field(
+        default_factory=list,
+        description="Only rows passing every filter feed this table (e.g. one model of a JSON "
+        "fixture, or the rows whose parent column is set).",
+    )
+    on_duplicate: DuplicatePolicy | None = Field(
+        None,
+        description="first, reject or merge. Default: merge when the connector feeds several "
+        "tables from one export (a product repeats on each SKU row), first otherwise.",
+    )
 
     def resolved_kind(self, key: str) -> TableKind:
         """The table's kind, implied by its key when not given."""

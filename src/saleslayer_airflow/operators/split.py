@@ -2,18 +2,103 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import Context
 
+from saleslayer_airflow.exceptions import TerminalError
 from saleslayer_airflow.operators.base import ConnectorStageOperator
+from saleslayer_airflow.staging import REJECTS_FILE, SPLIT
+
+FETCH_TASK_ID = "fetch_source"
+
+
+def _local_copy(uri: str, into: Path, index: int) -> Path:
+    """A local path for a landed file: the file itself when local, else a streamed copy."""
+    from airflow.sdk import ObjectStoragePath
+
+    source: Any = ObjectStoragePath(uri)
+    if source.protocol in ("file", "local", ""):
+        return Path(source.path)
+    target = into / f"landed_{index}_{source.name}"
+    with source.open("rb") as remote, target.open("wb") as local:
+        shutil.copyfileobj(remote, local, 1 << 20)
+    return target
+
+
+def _publish(local: Path, target: Any) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with local.open("rb") as src, target.open("wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
 
 
 class ValidateAndSplitOperator(ConnectorStageOperator):
-    """Write one staged file per table and a rejects file, from the connector's mapping."""
+    """Write one staged file per table and a rejects file, from the connector's mapping.
+
+    Reads the XCom of ``fetch_source`` (the run folder and the landed files), writes
+    ``<run_folder>/split/<table>.parquet`` and ``<run_folder>/rejects.csv``, returns a summary
+    and fails without retry when the rejects cross the connector's `validation:` threshold.
+    """
 
     stage = "validate-and-split"
     ui_color = "#fdf6e3"
 
     def execute(self, context: Context) -> Any:
-        raise self._not_available()
+        from airflow.sdk import ObjectStoragePath
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from saleslayer_airflow.validation.pipeline import BALANCE_RULE, LandedFile, split_export
+        from saleslayer_airflow.validation.threshold import check_threshold
+
+        fetched = context["ti"].xcom_pull(task_ids=FETCH_TASK_ID)
+        if not fetched or not fetched.get("files"):
+            raise AirflowFailException(
+                f"connector {self.connector_id!r}: task {FETCH_TASK_ID!r} landed no file "
+                f"(its XCom is {fetched!r}); nothing to validate"
+            )
+        run_folder = ObjectStoragePath(fetched["run_folder"])
+        config = self.connector_config
+        with tempfile.TemporaryDirectory(prefix="saleslayer-split-") as tmp:
+            work = Path(tmp)
+            files = [
+                LandedFile(_local_copy(f["path"], work, i), str(f.get("name") or f["path"]))
+                for i, f in enumerate(fetched["files"])
+            ]
+            try:
+                result = split_export(config, files, work / "out")
+            except TerminalError as exc:
+                raise AirflowFailException(str(exc)) from exc
+            tables = {}
+            for key, counts in result.tables.items():
+                target = run_folder / SPLIT / f"{key}.parquet"
+                _publish(result.paths[key], target)
+                tables[key] = {
+                    "path": str(target),
+                    "rows_in": counts.rows_in,
+                    "rows_out": counts.rows_out,
+                    "merged": counts.merged,
+                    "rejected": counts.rejected,
+                    "conflicts": counts.conflicts,
+                    "duplicates": counts.duplicates,
+                }
+            rejects_target = run_folder / REJECTS_FILE
+            _publish(result.rejects_path, rejects_target)
+            summary = {
+                "run_folder": str(run_folder),
+                "rows_read": result.rows_read,
+                "rows_unused": result.rows_unused,
+                "rows_rejected": result.rows_rejected,
+                "rejects_path": str(rejects_target),
+                "tables": tables,
+                "balance": BALANCE_RULE,
+            }
+            self.log.info("validate and split summary:\n%s", json.dumps(summary, indent=2))
+            try:
+                check_threshold(self.connector_id, result, config.validation)
+            except TerminalError as exc:
+                raise AirflowFailException(str(exc)) from exc
+        return summary

@@ -1,0 +1,1 @@
+"""Mapping source rows onto Sales Layer tables, as the connector's `tables:` declares."""

@@ -1,0 +1,1 @@
+"""Validating mapped rows and splitting them into per-table files, with a rejects file."""

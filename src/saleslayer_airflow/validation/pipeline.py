@@ -1,0 +1,207 @@
+"""Validate and split: landed files -> one Parquet file per table, and a rejects CSV.
+
+Airflow-free: the operator calls :func:`split_export` with local copies of the landed files and a
+local work folder, then publishes the outputs to the run's staging folder.
+
+Balance: every source row is counted once in ``rows_read``. For each table, every row that feeds
+it (passes its ``where`` filters) is counted in ``rows_in`` and ends as exactly one of: an item
+written (``rows_out``), a row merged into an item of the same reference (``merged``), or a reject
+(``rejected``, which includes ``conflicts`` and ``duplicates``). A category path counts one input
+per level. :func:`split_export` checks ``rows_in == rows_out + merged + rejected`` for every table.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from saleslayer_airflow.config.connector import ConnectorConfig
+from saleslayer_airflow.mapping.plan import TablePlan, build_plans
+from saleslayer_airflow.mapping.rows import BoundTable, RowReject
+from saleslayer_airflow.readers import SourceRow, open_reader
+from saleslayer_airflow.validation.errors import BalanceError
+from saleslayer_airflow.validation.outputs import write_rejects, write_table
+from saleslayer_airflow.validation.parents import KnownRefs, ParentCheck, no_known_refs
+from saleslayer_airflow.validation.store import Contribution, ItemStore, TableCounts
+
+log = logging.getLogger(__name__)
+
+BALANCE_RULE = (
+    "per table: rows_in = rows_out + merged + rejected (conflicts and duplicates are part of "
+    "rejected; a category path counts one input per level); checked before the files are written"
+)
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    """A local copy of one landed export and the name rejects will show for it."""
+
+    path: Path
+    name: str
+
+
+@dataclass
+class SplitResult:
+    """What :func:`split_export` wrote and its counts."""
+
+    rows_read: int
+    rows_unused: int
+    rows_rejected: int
+    rejects: int
+    rejects_path: Path
+    tables: dict[str, TableCounts]
+    paths: dict[str, Path]
+    top_reasons: list[tuple[str, int, str]] = field(default_factory=list)
+
+
+class _Splitter:
+    def __init__(self, plans: Sequence[TablePlan], store: ItemStore, chunk_rows: int) -> None:
+        self.plans = plans
+        self.store = store
+        self.chunk_rows = chunk_rows
+        self.rows_read = 0
+        self.rows_unused = 0
+
+    def read_file(self, file_index: int, landed: LandedFile, fmt: Any) -> None:
+        with landed.path.open("rb") as raw:
+            reader = open_reader(raw, fmt, landed.name)
+            bound = [BoundTable(plan, reader.columns, landed.name) for plan in self.plans]
+            fed = [0] * len(bound)
+            pending: list[list[Contribution]] = [[] for _ in bound]
+            for count, row in enumerate(reader, start=1):
+                self.rows_read += 1
+                used = False
+                for tbl, table in enumerate(bound):
+                    if not self._accepts(table, row):
+                        continue
+                    used = True
+                    fed[tbl] += 1
+                    self._feed(tbl, table, file_index, row, pending[tbl])
+                if not used:
+                    self.rows_unused += 1
+                if count % self.chunk_rows == 0:
+                    self._flush(pending)
+            self._flush(pending)
+            for tbl, table in enumerate(bound):
+                table.check_all_seen(fed[tbl])
+
+    @staticmethod
+    def _accepts(table: BoundTable, row: SourceRow) -> bool:
+        try:
+            return table.accepts(row.cells)
+        except (IndexError, TypeError):
+            return True  # an unreadable row: reject it in every table rather than lose it
+
+    def _feed(
+        self, tbl: int, table: BoundTable, file: int, row: SourceRow, pending: list[Contribution]
+    ) -> None:
+        if row.problem is not None:
+            problem = row.problem
+            self.store.reject_row(
+                tbl,
+                file,
+                row.line,
+                table.reference_of(row.cells),
+                problem.column,
+                problem.value,
+                problem.reason,
+                problem.code,
+            )
+            return
+        table.note_seen(row.cells)
+        mapped = table.map(row.cells)
+        if isinstance(mapped, RowReject):
+            self.store.reject_row(
+                tbl,
+                file,
+                row.line,
+                mapped.ref,
+                mapped.column,
+                mapped.value,
+                mapped.reason,
+                mapped.code,
+            )
+            return
+        pending.extend(Contribution(item.ref, file, row.line, item.values) for item in mapped)
+
+    def _flush(self, pending: list[list[Contribution]]) -> None:
+        for tbl, contributions in enumerate(pending):
+            if contributions:
+                self.store.add(tbl, contributions)
+                contributions.clear()
+
+
+def _check_balance(store: ItemStore) -> None:
+    for table in store.tables:
+        c = table.counts
+        if c.rows_in != c.rows_out + c.merged + c.rejected:
+            raise BalanceError(
+                f"table {table.plan.key!r}: rows_in {c.rows_in} != rows_out {c.rows_out} + merged "
+                f"{c.merged} + rejected {c.rejected}; this is a bug in saleslayer-airflow, please "
+                "report it with the connector file"
+            )
+
+
+def _top_reasons(store: ItemStore, limit: int = 5) -> list[tuple[str, int, str]]:
+    names = [t.plan.key for t in store.tables]
+    rows = store.db.execute(
+        "SELECT tbl, code, COUNT(*), MIN(reason) FROM rejects GROUP BY tbl, code "
+        "ORDER BY COUNT(*) DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [(f"{names[tbl]}: {code}", count, example) for tbl, code, count, example in rows]
+
+
+def split_export(
+    config: ConnectorConfig,
+    files: Sequence[LandedFile],
+    work_dir: Path,
+    *,
+    known_refs: KnownRefs = no_known_refs,
+    chunk_rows: int = 5_000,
+) -> SplitResult:
+    """Read ``files`` in order, map and validate every row, write ``work_dir/split/<table>.parquet``
+    and ``work_dir/rejects.csv``. Raises SourceFileError / MappingError for a file that cannot be
+    read or mapped at all; bad rows become rejects."""
+    plans = build_plans(config)
+    split_dir = work_dir / "split"
+    split_dir.mkdir(parents=True, exist_ok=True)
+    store = ItemStore(work_dir / "items.sqlite", plans, [f.name for f in files])
+    try:
+        splitter = _Splitter(plans, store, chunk_rows)
+        for index, landed in enumerate(files):
+            splitter.read_file(index, landed, config.format)
+            log.info("read %s: %d rows so far", landed.name, splitter.rows_read)
+        store.reject_duplicated()
+        ParentCheck(store, known_refs).run()
+        for tbl, table in enumerate(store.tables):
+            table.counts.rows_out = store.count_items(tbl)
+        _check_balance(store)
+        paths = {}
+        for tbl, table in enumerate(store.tables):
+            path = split_dir / f"{table.plan.key}.parquet"
+            write_table(store, tbl, path)
+            paths[table.plan.key] = path
+        rejects_path = work_dir / "rejects.csv"
+        rejects = write_rejects(store, rejects_path)
+        rows_rejected = int(
+            store.db.execute(
+                "SELECT COUNT(*) FROM (SELECT DISTINCT file, line FROM rejects)"
+            ).fetchone()[0]
+        )
+        return SplitResult(
+            rows_read=splitter.rows_read,
+            rows_unused=splitter.rows_unused,
+            rows_rejected=rows_rejected,
+            rejects=rejects,
+            rejects_path=rejects_path,
+            tables={t.plan.key: t.counts for t in store.tables},
+            paths=paths,
+            top_reasons=_top_reasons(store),
+        )
+    finally:
+        store.close()
+        (work_dir / "items.sqlite").unlink(missing_ok=True)
