@@ -11,7 +11,7 @@ SPLIT = {
     "rejects_path": "file:///staging/shop/run/rejects.csv",
     "tables": {
         "categories": {"rows_out": 10, "rejected": 0, "conflicts": 0},
-        "products": {"rows_out": 100, "rejected": 3, "conflicts": 1},
+        "products": {"rows_in": 123, "rows_out": 100, "merged": 20, "rejected": 3, "conflicts": 1},
         "variants": {"rows_out": 17, "rejected": 0, "conflicts": 0},
     },
 }
@@ -31,13 +31,14 @@ def test_balanced_report_with_a_table_not_pushed() -> None:
     rows = report.as_dict()["tables"]
     assert rows["products"] == {
         "status": "pushed",
-        "read": 103,
+        "read": 123,
         "created": 0,
         "updated": 5,
         "unchanged": 90,
         "stale": 5,
         "rejected": 3,
         "failed": 0,
+        "merged": 20,
         "conflicts": 1,
     }
     assert rows["variants"]["failed"] == 17 and rows["variants"]["status"] == "not pushed"

@@ -1,9 +1,11 @@
 """The run report: per table, where every item read ended up, balanced and checked in code.
 
-    read = created + updated + unchanged + stale + rejected + failed
+    read = created + updated + unchanged + stale + rejected + merged + failed
 
-``read`` is what the validate-and-split stage read for the table (items it passed on plus rows
-it rejected); the push stage accounts for every item passed on. A table whose push did not run
+``read`` is the source rows that fed the table (the split stage's ``rows_in``): each became an
+item passed on, a row merged into an item of the same reference (a product repeated on each of
+its SKU rows), or a rejected row. The push stage accounts for every item passed on: created,
+updated, unchanged, stale or failed. A table whose push did not run
 (its parent table failed, or the run was stopped) counts its items as ``failed``, so a report
 always balances and never hides an item.
 """
@@ -30,12 +32,19 @@ class TableReport:
     rejected: int
     failed: int
     status: str
+    merged: int = 0
     conflicts: int = 0
 
     @property
     def balanced(self) -> bool:
         return self.read == (
-            self.created + self.updated + self.unchanged + self.stale + self.rejected + self.failed
+            self.created
+            + self.updated
+            + self.unchanged
+            + self.stale
+            + self.rejected
+            + self.merged
+            + self.failed
         )
 
 
@@ -72,6 +81,7 @@ class RunReport:
                     "stale": t.stale,
                     "rejected": t.rejected,
                     "failed": t.failed,
+                    "merged": t.merged,
                     "conflicts": t.conflicts,
                 }
                 for t in self.tables
@@ -119,6 +129,7 @@ def build_report(
     for table, split in split_summary.get("tables", {}).items():
         items = int(split.get("rows_out", 0))
         rejected = int(split.get("rejected", 0))
+        merged = int(split.get("merged", 0))
         push = pushes.get(table)
         if push is None:
             counts = dict.fromkeys(_PUSH_KEYS, 0) | {"failed": items}
@@ -133,8 +144,9 @@ def build_report(
                 )
         report = TableReport(
             table=table,
-            read=items + rejected,
+            read=int(split.get("rows_in", items + merged + rejected)),
             rejected=rejected,
+            merged=merged,
             status=status,
             conflicts=int(split.get("conflicts", 0)),
             **counts,
