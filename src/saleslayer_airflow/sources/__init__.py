@@ -1,0 +1,15 @@
+"""Fetching ERP exports into staging: one module per protocol on Airflow's provider hooks.
+
+    base.py         the landed-file record; choosing and streaming files from a file server
+    http.py         a file at a URL (HttpHook), and the HTTP client the API source shares
+    ftp.py          FTP and FTPS (FTPHook / FTPSHook)
+    sftp.py         SFTP (SFTPHook)
+    api.py          a paginated JSON API landed as JSON Lines, resumable page by page
+    selection.py    listings normalised, glob and pick rule
+    stability.py    the size-stable check
+    fingerprint.py  per-file digests and the combined fingerprint
+    history.py      the connector's last fetched fingerprint (skip unchanged exports)
+    errors.py       transient and terminal fetch errors
+
+Nothing here is imported when DAGs are parsed; the fetch operator imports it when it runs.
+"""

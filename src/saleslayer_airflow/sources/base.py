@@ -1,0 +1,169 @@
+"""What every source shares: the landed-file record, and fetching files from a file server.
+
+A file source (FTP, FTPS, SFTP) adapts its provider hook to :class:`FileServer`; the choice of
+files, the size-stable check, streaming into staging and the checks after download live here
+once. HTTP and API sources stream their own way and return the same :class:`LandedFile`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+
+from saleslayer_airflow.config.sources import FtpSource, FtpsSource, SftpSource
+from saleslayer_airflow.sources.errors import ExportMissingError, TransientFetchError
+from saleslayer_airflow.sources.fingerprint import Digest, utc_iso
+from saleslayer_airflow.sources.selection import RemoteFile, bare_names, choose, join, matching
+from saleslayer_airflow.sources.stability import wait_until_stable
+
+if TYPE_CHECKING:
+    from datetime import timedelta
+
+FileSource = FtpSource | FtpsSource | SftpSource
+
+#: Bytes read per chunk when streaming a download into staging.
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    """One file landed in ``<run folder>/landed/``, with its fingerprint."""
+
+    path: str
+    name: str
+    source: str
+    size: int
+    sha256: str
+    remote_mtime: datetime | None = None
+    etag: str | None = None
+
+    def to_xcom(self) -> dict[str, Any]:
+        """The JSON record the next stage reads (see FetchSourceOperator)."""
+        return {
+            "path": self.path,
+            "name": self.name,
+            "source": self.source,
+            "size": self.size,
+            "sha256": self.sha256,
+            "remote_mtime": utc_iso(self.remote_mtime),
+            "etag": self.etag,
+        }
+
+
+class FileServer(Protocol):
+    """A file server as the fetch stage needs it; adapters wrap the Airflow provider hooks."""
+
+    conn_id: str
+
+    def url(self, path: str) -> str:
+        """``scheme://host:port/path`` without credentials, for logs and XCom."""
+        ...
+
+    def list_names(self, directory: str) -> list[str] | None:
+        """Entries of a folder (bare names or full paths), None when the folder is missing."""
+        ...
+
+    def stat(self, path: str) -> RemoteFile | None:
+        """Size and mtime of a file, None when it does not exist."""
+        ...
+
+    def download(self, path: str, write: Callable[[bytes], object]) -> None:
+        """Stream the file's bytes to ``write``, chunk by chunk."""
+        ...
+
+
+@contextmanager
+def open_landing(target: Any) -> Iterator[BinaryIO]:
+    """Open a landed file (an ObjectStoragePath) for writing, creating its folder."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as out:
+        yield out
+
+
+def land_stream(target: Any, chunks: Iterator[bytes]) -> Digest:
+    """Write chunks to ``target`` while computing its size and SHA-256."""
+    digest = Digest()
+    with open_landing(target) as out:
+        for chunk in chunks:
+            if chunk:
+                digest.update(chunk)
+                out.write(chunk)
+    return digest
+
+
+def choose_remote_files(server: FileServer, source: FileSource) -> list[RemoteFile]:
+    """The files this run takes, or ExportMissingError naming what was looked for."""
+    if source.path:
+        found = server.stat(source.path)
+        if found is None:
+            raise ExportMissingError(server.conn_id, server.url(source.path), "no such file")
+        return [found]
+    assert source.directory and source.pattern  # guaranteed by the model
+    listing = server.list_names(source.directory)
+    where = f"{server.url(source.directory)} (pattern {source.pattern!r})"
+    if listing is None:
+        raise ExportMissingError(server.conn_id, where, "the folder does not exist")
+    names = bare_names(listing)
+    matched = matching(names, source.pattern)
+    if not matched:
+        raise ExportMissingError(
+            server.conn_id, where, f"no file matches (the folder holds {len(names)} entries)"
+        )
+    files = [f for n in matched if (f := server.stat(join(source.directory, n))) is not None]
+    if not files:
+        raise ExportMissingError(server.conn_id, where, "the matching entries are not files")
+    return choose(files, source.pick)
+
+
+def _settled_sizes(
+    server: FileServer, files: list[RemoteFile], stable_for: timedelta
+) -> list[int | None]:
+    def probe() -> tuple[int | None, ...]:
+        return tuple(getattr(server.stat(f.path), "size", None) for f in files)
+
+    if all(f.size is None for f in files):
+        return [None] * len(files)
+    where = ", ".join(server.url(f.path) for f in files)
+    sizes = wait_until_stable(probe, stable_for, where=where)
+    return list(sizes) if sizes is not None else [None] * len(files)
+
+
+def fetch_from_server(server: FileServer, source: FileSource, landed: Any) -> list[LandedFile]:
+    """Choose, wait until stable, and stream each file into ``landed`` (an ObjectStoragePath).
+
+    A download whose size differs from the settled size raises TransientFetchError (the
+    connection dropped mid-file, or the ERP rewrote the file meanwhile): the task retries.
+    """
+    files = choose_remote_files(server, source)
+    sizes = _settled_sizes(server, files, source.stable_for)
+    result = []
+    for remote, expected in zip(files, sizes, strict=True):
+        target = landed / remote.name
+        digest = Digest()
+        with open_landing(target) as out:
+
+            def write(chunk: bytes, out: BinaryIO = out, digest: Digest = digest) -> None:
+                digest.update(chunk)
+                out.write(chunk)
+
+            server.download(remote.path, write)
+        if expected is not None and digest.size != expected:
+            raise TransientFetchError(
+                f"{server.url(remote.path)} (connection {server.conn_id!r}): received "
+                f"{digest.size} bytes, the server announced {expected}; the transfer was cut "
+                "or the file changed while downloading. The task will retry"
+            )
+        result.append(
+            LandedFile(
+                path=str(target),
+                name=remote.name,
+                source=server.url(remote.path),
+                size=digest.size,
+                sha256=digest.sha256,
+                remote_mtime=remote.mtime,
+            )
+        )
+    return result
