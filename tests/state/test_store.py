@@ -45,7 +45,9 @@ def test_concurrent_first_opens_agree_on_the_schema(tmp_path: Path) -> None:
 
     def open_store() -> None:
         try:
-            StateStore.open(url).record_import("c", f"run-{threading.get_ident()}", "f", DAY)
+            StateStore.open(url).record_applied(
+                "c", "t", f"run-{threading.get_ident()}", [AppliedItem("A", "h", DAY)]
+            )
         except BaseException as exc:
             errors.append(exc)
 
@@ -55,7 +57,7 @@ def test_concurrent_first_opens_agree_on_the_schema(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    assert StateStore.open(url).last_import("c") is not None
+    assert StateStore.open(url).live_references("c", "t") == {"A"}
 
 
 def test_items_round_trip_in_chunks(store: StateStore) -> None:
@@ -106,14 +108,6 @@ def test_acknowledged_batches_are_remembered_with_their_items(store: StateStore)
     assert store.batch_totals("shop", "run2", "products") == BatchTotals()
     states = store.items("shop", "products", ["A", "B"])
     assert {ref: s.run_id for ref, s in states.items()} == {"A": "run1", "B": "run1"}
-
-
-def test_last_import_is_the_most_recent(store: StateStore) -> None:
-    assert store.last_import("shop") is None
-    store.record_import("shop", "run1", "f1", DAY)
-    store.record_import("shop", "run2", "f2", DAY + timedelta(days=1))
-    last = store.last_import("shop")
-    assert last is not None and (last.run_id, last.fingerprint) == ("run2", "f2")
 
 
 def test_content_hash_ignores_key_order() -> None:
@@ -201,5 +195,5 @@ def test_default_location_is_in_airflow_home(
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
     monkeypatch.delenv("SALESLAYER_STATE_URL", raising=False)
     monkeypatch.delenv("SALESLAYER_STATE_CONN_ID", raising=False)
-    StateStore.open().record_import("c", "r", "f", DAY)
+    StateStore.open().record_applied("c", "t", "r", [AppliedItem("A", "h", DAY)])
     assert (tmp_path / "saleslayer-state.sqlite").is_file()

@@ -93,7 +93,7 @@ class RunReport:
         head = f"Sales Layer import {self.connector_id} / {self.run_id}" + (
             " (DRY RUN: nothing was written)" if self.dry_run else ""
         )
-        cols = ("read", "created", "updated", "unchanged", "stale", "rejected", "failed")
+        cols = ("read", "created", "updated", "unchanged", "stale", "rejected", "merged", "failed")
         width = max([len("table"), *(len(t.table) for t in self.tables)])
         lines = [
             head,

@@ -2,8 +2,9 @@
 
 Per connector, table and reference it keeps the hash of the content last applied, the Sales Layer
 id when known and the date of the export the data came from. It drives the delta (send only what
-changed), the backfill guard (never apply an older export over a newer one), resumable pushes
-(acknowledged batches are not sent again) and the "unchanged export" skip.
+changed), the backfill guard (never apply an older export over a newer one) and resumable pushes
+(acknowledged batches are not sent again). Which export was imported last, for the "unchanged
+export" skip, is kept by the fetch stage (saleslayer_airflow.sources.history).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from saleslayer_airflow.state.delta import Decision, content_hash, decide
 from saleslayer_airflow.state.store import (
     AppliedItem,
     BatchTotals,
-    ImportRecord,
     ItemState,
     StateStore,
 )
@@ -21,7 +21,6 @@ __all__ = [
     "AppliedItem",
     "BatchTotals",
     "Decision",
-    "ImportRecord",
     "ItemState",
     "StateStore",
     "content_hash",

@@ -48,15 +48,6 @@ def tables(metadata: Any) -> dict[str, Any]:
             sa.Column("updated", sa.Integer, nullable=False),
             sa.Column("acked_at", sa.DateTime, nullable=False),
         ),
-        "imports": sa.Table(
-            f"{PREFIX}imports",
-            metadata,
-            sa.Column("connector_id", sa.String(200), primary_key=True),
-            sa.Column("run_id", sa.String(250), primary_key=True),
-            sa.Column("fingerprint", sa.String(64), nullable=False),
-            sa.Column("export_date", sa.DateTime, nullable=False),
-            sa.Column("finished_at", sa.DateTime, nullable=False),
-        ),
     }
 
 
@@ -66,12 +57,6 @@ def _v1_create_tables(connection: Any) -> None:
     metadata = sa.MetaData()
     tables(metadata)
     metadata.create_all(connection)
-    connection.execute(
-        sa.text(
-            f"CREATE INDEX IF NOT EXISTS {PREFIX}imports_by_time "
-            f"ON {PREFIX}imports (connector_id, finished_at)"
-        )
-    )
 
 
 #: Step N brings the schema from version N-1 to N.

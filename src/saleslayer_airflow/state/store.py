@@ -63,16 +63,6 @@ class AppliedItem:
     content: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class ImportRecord:
-    """One successful import of a connector."""
-
-    run_id: str
-    fingerprint: str
-    export_date: datetime
-    finished_at: datetime
-
-
 def naive_utc(value: datetime) -> datetime:
     """How the store keeps times: UTC without tzinfo (portable across SQLite and PostgreSQL)."""
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
@@ -316,43 +306,6 @@ class StateStore:
                         acked_at=naive_utc(datetime.now(UTC)),
                     )
                 )
-
-    # --- imports -----------------------------------------------------------------------------
-
-    def record_import(
-        self, connector_id: str, run_id: str, fingerprint: str, export_date: datetime
-    ) -> None:
-        """Remember a successful import (its export's fingerprint skips an identical next one)."""
-        imports = self._tables["imports"]
-        row = {
-            "connector_id": connector_id,
-            "run_id": run_id,
-            "fingerprint": fingerprint,
-            "export_date": naive_utc(export_date),
-            "finished_at": naive_utc(datetime.now(UTC)),
-        }
-        statement = self._upsert(
-            imports, ("connector_id", "run_id"), ("fingerprint", "export_date", "finished_at")
-        )
-        with self.engine.begin() as connection:
-            connection.execute(statement, [row])
-
-    def last_import(self, connector_id: str) -> ImportRecord | None:
-        """The most recent successful import of the connector, if any."""
-        import sqlalchemy as sa
-
-        imports = self._tables["imports"]
-        query = (
-            sa.select(imports)
-            .where(imports.c.connector_id == connector_id)
-            .order_by(imports.c.finished_at.desc())
-            .limit(1)
-        )
-        with self.engine.connect() as connection:
-            row = connection.execute(query).first()
-        if row is None:
-            return None
-        return ImportRecord(row.run_id, row.fingerprint, row.export_date, row.finished_at)
 
     def close(self) -> None:
         self.engine.dispose()
