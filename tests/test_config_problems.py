@@ -158,7 +158,7 @@ CASES = [
         variant("    reference: sku", "    reference: sku\n    parent: parent_sku"),
         [
             "12: tables.products: a products table cannot have parent; "
-            "its parent links are: categories"
+            "its parent links are: categories, links"
         ],
     ),
     Case(

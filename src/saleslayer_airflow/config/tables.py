@@ -123,6 +123,11 @@ class ReferenceList(ColumnShorthandModel):
 
     column: ColumnName
     separator: str | None = Field(None, description="Separator when a cell lists several.")
+    field: str | None = Field(
+        None,
+        description="links: Sales Layer's name on import of the link field (default: the "
+        "linked table's name).",
+    )
 
 
 class CategoryPath(StrictModel):
@@ -163,11 +168,26 @@ class RowFilter(StrictModel):
 
 
 _PARENT_LINKS: dict[TableKind, frozenset[str]] = {
-    TableKind.CATEGORIES: frozenset({"parent", "path"}),
-    TableKind.PRODUCTS: frozenset({"categories"}),
-    TableKind.VARIANTS: frozenset({"product"}),
-    TableKind.POINTS_OF_SALE: frozenset(),
+    TableKind.CATEGORIES: frozenset({"parent", "path", "links"}),
+    TableKind.PRODUCTS: frozenset({"categories", "links"}),
+    TableKind.VARIANTS: frozenset({"product", "links"}),
+    TableKind.POINTS_OF_SALE: frozenset({"links"}),
     TableKind.CUSTOM_ENTITY: frozenset({"links"}),
+}
+
+#: Sales Layer's import field for a table's parent link, by kind (Import Connector names).
+DEFAULT_PARENT_FIELDS: dict[TableKind, str] = {
+    TableKind.CATEGORIES: "cat_parent_ref",
+    TableKind.PRODUCTS: "cat_ref",
+    TableKind.VARIANTS: "prod_ref",
+}
+
+#: Sales Layer's import table name, by kind, when `sales_layer_table` is not given.
+DEFAULT_IMPORT_TABLES: dict[TableKind, str] = {
+    TableKind.CATEGORIES: "catalogue",
+    TableKind.PRODUCTS: "products",
+    TableKind.VARIANTS: "product_formats",
+    TableKind.POINTS_OF_SALE: "points_of_sale",
 }
 
 
@@ -197,7 +217,17 @@ class TableMapping(StrictModel):
     )
     links: dict[Identifier, ReferenceList] = Field(
         default_factory=dict,
-        description="custom_entity: links to other tables, e.g. {products: product_refs}.",
+        description="Links by reference to other tables, e.g. {brands: {column: brand_code, "
+        "field: prod_brand}}: the key names the linked table, `field` the Sales Layer field.",
+    )
+    reference_field: str = Field(
+        "REF",
+        description="Sales Layer's name on import of the item reference (REF works everywhere).",
+    )
+    parent_field: str | None = Field(
+        None,
+        description="Sales Layer's name on import of the parent link. Default: cat_parent_ref "
+        "(categories), cat_ref (products), prod_ref (variants).",
     )
     fields: dict[str, FieldMapping] = Field(
         default_factory=dict, description="Sales Layer field name -> where its value comes from."
@@ -212,6 +242,16 @@ class TableMapping(StrictModel):
         description="first, reject or merge. Default: merge when the connector feeds several "
         "tables from one export (a product repeats on each SKU row), first otherwise.",
     )
+
+    def import_table(self, key: str) -> str:
+        """The table's name in Sales Layer's Import Connector."""
+        if self.sales_layer_table:
+            return self.sales_layer_table
+        return DEFAULT_IMPORT_TABLES.get(self.resolved_kind(key), key)
+
+    def import_parent_field(self, key: str) -> str | None:
+        """The Sales Layer field holding the parent link, if the table's kind has one."""
+        return self.parent_field or DEFAULT_PARENT_FIELDS.get(self.resolved_kind(key))
 
     def resolved_kind(self, key: str) -> TableKind:
         """The table's kind, implied by its key when not given."""
