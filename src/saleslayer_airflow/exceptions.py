@@ -6,10 +6,16 @@ about it. The hierarchy tells retry logic what it may retry::
     SalesLayerConnectorError
     ├── ConnectorConfigError        a connector file is wrong; fix the file (terminal)
     ├── StageNotAvailableError      a pipeline stage this version cannot run yet (terminal)
-    └── StateStoreError             the state store cannot be opened or used (terminal)
+    ├── StateStoreError             the state store cannot be opened or used (terminal)
+    └── SalesLayerApiError          a call to Sales Layer failed or cannot be made
+        ├── SalesLayerTransientError    retry later: API codes 10/11/14, timeouts, 5xx, 429,
+        │                               dropped connections, an import still running
+        └── SalesLayerTerminalError     fail now (also a TerminalError): bad connector code,
+                                        key or signature, validation, REST 400/401/403/404,
+                                        a missing or incomplete Airflow connection
 
-Terminal errors fail a task at once (Airflow retries cannot help); transient errors (later:
-network, rate limits) are retried.
+Terminal errors fail a task at once (Airflow retries cannot help); transient errors (network,
+rate limits, a busy Sales Layer: SalesLayerTransientError) are retried.
 """
 
 from __future__ import annotations
@@ -59,3 +65,40 @@ class StageNotAvailableError(TerminalError):
 
 class StateStoreError(TerminalError):
     """The state store cannot be opened or used; the message says which setting to check."""
+
+
+class SalesLayerApiError(SalesLayerConnectorError):
+    """A call to a Sales Layer API failed, or cannot be made.
+
+    The message names the Airflow connection, the URL (never its query: it holds the signature),
+    the table, the API error code and its meaning, and what to check. The attributes carry the
+    same facts for code that decides what to do; none of them is a secret.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        conn_id: str | None = None,
+        url: str | None = None,
+        table: str | None = None,
+        code: int | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.conn_id = conn_id
+        self.url = url
+        self.table = table
+        self.code = code
+        self.status = status
+        self.retry_after = retry_after
+
+
+class SalesLayerTransientError(SalesLayerApiError):
+    """Retrying later may succeed: Sales Layer is busy, blocked for a while or unreachable, or an
+    import is still running. ``retry_after`` holds the seconds the server asked to wait, if any."""
+
+
+class SalesLayerTerminalError(SalesLayerApiError, TerminalError):
+    """Retrying cannot help: fix the Airflow connection (code, key, URL, API key) or the data."""

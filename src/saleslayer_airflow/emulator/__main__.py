@@ -1,0 +1,93 @@
+"""Command line: ``python -m saleslayer_airflow.emulator`` (serve) and ``... dump`` (read back)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from saleslayer_airflow.emulator.server import make_server
+
+    server, state = make_server(
+        args.data,
+        tenant=args.tenant,
+        settings=args.settings,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+    )
+    print(
+        f"Sales Layer emulator on http://{args.host}:{args.port} "
+        f"(REST: /catalog/rest/Catalog/, data: {args.data})",
+        flush=True,
+    )
+    try:
+        server.run()
+    finally:
+        state.close()
+    return 0
+
+
+def _dump(args: argparse.Namespace) -> int:
+    from saleslayer_airflow.emulator.catalog import dump_table
+    from saleslayer_airflow.emulator.storage import Storage
+    from saleslayer_airflow.emulator.tenant import load_tenant
+
+    if not Path(args.data).exists():
+        print(f"error: no emulator data file at {args.data}", file=sys.stderr)
+        return 2
+    tenant = load_tenant(args.tenant)
+    table = tenant.table(args.table) or tenant.rest_table(args.table, custom=False)
+    table = table or tenant.rest_table(args.table, custom=True)
+    if table is None:
+        names = ", ".join(t.import_name for t in tenant.tables)
+        print(f"error: no table {args.table!r}; tables: {names}", file=sys.stderr)
+        return 2
+    storage = Storage(args.data)
+    try:
+        items = dump_table(tenant, storage, table)
+    finally:
+        storage.close()
+    if args.live:
+        items = [i for i in items if not i["deleted"]]
+    json.dump(
+        {"table": table.import_name, "items": items}, sys.stdout, indent=2, ensure_ascii=False
+    )
+    print()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The emulator's argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="python -m saleslayer_airflow.emulator",
+        description="A local Sales Layer (Import Connector API + Catalog REST API v2).",
+    )
+    parser.add_argument("--data", type=Path, default=Path("sl.sqlite"), help="SQLite file")
+    parser.add_argument("--tenant", type=Path, default=None, help="tenant YAML file")
+    parser.add_argument("--settings", type=Path, default=None, help="settings YAML file")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    sub = parser.add_subparsers(dest="command")
+    dump = sub.add_parser("dump", help="print one table as JSON")
+    dump.add_argument("--data", type=Path, default=argparse.SUPPRESS, help="SQLite file")
+    dump.add_argument("--tenant", type=Path, default=argparse.SUPPRESS, help="tenant YAML file")
+    dump.add_argument("--table", required=True, help="import name, REST set or denominator")
+    dump.add_argument("--live", action="store_true", help="leave deleted items out")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the emulator CLI."""
+    args = build_parser().parse_args(argv)
+    if args.command == "dump":
+        return _dump(args)
+    return _serve(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""The emulated Import Connector API: ``POST /`` (``set_info``) and its status tracking URLs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from saleslayer_airflow.emulator import importer
+from saleslayer_airflow.emulator.form import FormError, parse_import_form
+from saleslayer_airflow.emulator.signing import ERROR_MESSAGES, SignatureError, check_signature
+from saleslayer_airflow.emulator.state import EmulatorState
+from saleslayer_airflow.emulator.storage import Job
+
+TRACKING_PATH = "/status_tracking/"
+API_VERSION = "1.18"
+_MESSAGES = {"prepare": "Import queued", "started": "Importing", "end": "Import finished"}
+
+
+def legacy_error(code: int, detail: str, *, version: str = API_VERSION) -> Response:
+    """An API-level failure as the API answers it: HTTP 200, ``{"error": <code>}``."""
+    body = {
+        "version": version,
+        "time": int(time.time()),
+        "error": code,
+        "error_message": f"{ERROR_MESSAGES.get(code, 'Error')}: {detail}",
+    }
+    return Response(json.dumps(body), media_type="application/json")
+
+
+class ConnectorApi:
+    """Handlers of one emulator's Import Connector routes."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+
+    def router(self) -> APIRouter:
+        """``POST /`` and ``GET /status_tracking/<job>``."""
+        router = APIRouter()
+        router.add_api_route("/", self.set_info, methods=["POST"], include_in_schema=False)
+        router.add_api_route(
+            TRACKING_PATH + "{job_id}", self.tracking, methods=["GET"], include_in_schema=False
+        )
+        return router
+
+    async def set_info(self, request: Request) -> Response:
+        """Check the signature and the body, then accept the call as a tracked job."""
+        state = self.state
+        settings = state.settings.connector_api
+        query = dict(request.query_params)
+        version = query.get("ver", "1.17")
+        now = time.time()
+        try:
+            connector = check_signature(
+                query, state.tenant, now=now, window=settings.time_window_seconds
+            )
+        except SignatureError as exc:
+            return legacy_error(exc.code, exc.detail)
+        try:
+            form = parse_import_form(await request.body())
+        except FormError as exc:
+            return legacy_error(1, str(exc), version=version)
+        if settings.busy_while_job_running and state.storage.open_jobs(connector.code):
+            return legacy_error(14, "the previous import of this connector has not ended")
+        if settings.reject_reused_unique and not state.storage.remember_unique(
+            connector.code, query["unique"], now, 2 * settings.time_window_seconds + 1
+        ):
+            return legacy_error(3, "this unique was already used; sign every call anew")
+        response: dict[str, Any] = {"version": version, "time": int(now), "action": "update"}
+        try:
+            batch = importer.normalize(state.tenant, settings, form)
+            planned = importer.plan(state.tenant, state.storage, connector, batch)
+        except importer.ImportRejected as exc:
+            response["error"] = 0
+            response["input_response"] = {"result": 2, "errors": exc.errors}
+            return self._answer(response, query)
+        tables = sorted(set(batch["upserts"]) | set(batch["deletes"]))
+        counts: dict[str, Any] = dict(planned.counts.as_response(tables))
+        job = state.jobs.submit(connector.code, batch, counts, fail=state.faults.next_job_fails())
+        if form.directly or state.settings.tracking.steps_to_end == 0:
+            state.jobs.finish(job)
+            counts = job.counts
+        response["error"] = 0
+        response["input_response"] = {
+            "result": 1,
+            "errors": [],
+            **counts,
+            "status_tracking": f"{str(request.base_url).rstrip('/')}{TRACKING_PATH}{job.id}",
+        }
+        return self._answer(response, query)
+
+    @staticmethod
+    def _answer(body: dict[str, Any], query: dict[str, str]) -> Response:
+        data = json.dumps(body).encode()
+        if query.get("compression") == "1":
+            return Response(
+                gzip.compress(data),
+                media_type="application/json",
+                headers={"Content-Encoding": "gzip"},
+            )
+        return Response(data, media_type="application/json")
+
+    async def tracking(self, job_id: str) -> Response:
+        """Answer one poll of a tracking URL, advancing the job."""
+        job = self.state.jobs.poll(job_id)
+        if job is None:
+            body = {
+                "version": API_VERSION,
+                "time": int(time.time()),
+                "error": 1,
+                "error_message": "Validation error: no import job has this tracking id",
+            }
+            return Response(json.dumps(body), status_code=404, media_type="application/json")
+        return Response(json.dumps(self.tracking_body(job)), media_type="application/json")
+
+    def tracking_body(self, job: Job) -> dict[str, Any]:
+        """The tracking answer for a job as it is now."""
+        body: dict[str, Any] = {
+            "version": API_VERSION,
+            "time": int(time.time()),
+            "error": 0,
+            "input_status": job.status,
+            "input_percent_completion": job.percent,
+            "input_action_message": job.message or _MESSAGES.get(job.status, ""),
+        }
+        if job.status == "end":
+            body["input_response"] = job.counts
+        return body

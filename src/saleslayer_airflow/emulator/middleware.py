@@ -1,0 +1,126 @@
+"""Counting every request and serving faults before the real handlers see a request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from saleslayer_airflow.emulator.connector_api import TRACKING_PATH
+from saleslayer_airflow.emulator.faults import Route
+from saleslayer_airflow.emulator.rest_errors import ERRORS_BASE
+from saleslayer_airflow.emulator.rest_paths import REST_PREFIXES
+from saleslayer_airflow.emulator.state import EmulatorState
+
+ADMIN_PREFIX = "/_emulator"
+
+
+def classify(method: str, path: str) -> tuple[str, str]:
+    """The route group of a request and the endpoint label it is counted under."""
+    if path.startswith(ADMIN_PREFIX):
+        return "admin", f"{method} {path}"
+    if path == "/" and method == "POST":
+        return "connector_api", "POST /"
+    if path.startswith(TRACKING_PATH):
+        return "tracking", f"GET {TRACKING_PATH}"
+    for prefix in REST_PREFIXES:
+        if path.startswith(prefix + "/"):
+            first = path[len(prefix) + 1 :].split("/")[0].split("(")[0]
+            return "rest", f"{method} {first}"
+    return "other", f"{method} {path}"
+
+
+class FaultsAndCounters:
+    """ASGI middleware: counts requests and answers, and injects the configured faults."""
+
+    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route, endpoint = classify(scope["method"], scope["path"])
+        stats = self.state.stats
+        stats.request(route, endpoint)
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                stats.status(route, int(message["status"]))
+            await send(message)
+
+        if route in ("connector_api", "tracking", "rest"):
+            handled = await self._fault(route, scope, send, counting_send)  # type: ignore[arg-type]
+            if handled:
+                return
+        await self.app(scope, receive, counting_send)
+
+    async def _fault(self, route: Route, scope: Scope, raw_send: Send, send: Send) -> bool:
+        kind = self.state.faults.next_fault(route)
+        if kind == "ok":
+            return False
+        self.state.stats.fault(route, kind)
+        config = self.state.faults.config(route)
+        if kind == "slow":
+            await asyncio.sleep(config.slow_seconds)
+            return False
+        if kind == "drop":
+            _drop_connection(raw_send)
+            # Let the server see the connection lost before this request returns, so it does
+            # not try to answer 500 on it.
+            for _ in range(3):
+                await asyncio.sleep(0)
+            return True
+        if kind == "429":
+            headers = {"Retry-After": str(config.retry_after_seconds)}
+            await _send_json(send, 429, _fault_body(route, 429, scope), headers)
+        elif kind == "5xx":
+            await _send_json(send, config.status_5xx, _fault_body(route, config.status_5xx, scope))
+        else:
+            code = int(kind.split("_")[1])
+            await _send_json(
+                send, 200, {"version": "1.18", "time": int(time.time()), "error": code}
+            )
+        return True
+
+
+def _fault_body(route: str, status: int, scope: Scope) -> dict[str, Any]:
+    title = "Too Many Requests" if status == 429 else "Service Unavailable (emulated fault)"
+    if route == "rest":
+        return {
+            "type": ERRORS_BASE + ("too-many-requests" if status == 429 else "server-error"),
+            "title": title,
+            "status": status,
+            "detail": f"Emulated fault: {title}",
+            "instance": scope["path"],
+        }
+    return {"status": status, "detail": f"Emulated fault: {title}"}
+
+
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
+    data = json.dumps(body).encode()
+    raw_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(data)).encode()),
+    ]
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+def _drop_connection(send: Send) -> None:
+    """Close the client's socket without an answer.
+
+    ASGI has no "close without answering" message, so this reaches uvicorn's transport through
+    the bound ``send`` of its request cycle (h11 and httptools both keep ``transport`` there).
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        raise RuntimeError("the drop fault needs uvicorn's h11 or httptools protocol")
+    transport.close()
