@@ -5,7 +5,6 @@ about it. The hierarchy tells retry logic what it may retry::
 
     SalesLayerConnectorError
     ├── ConnectorConfigError        a connector file is wrong; fix the file (terminal)
-    ├── StageNotAvailableError      a pipeline stage this version cannot run yet (terminal)
     ├── StateStoreError             the state store cannot be opened or used (terminal)
     └── SalesLayerApiError          a call to Sales Layer failed or cannot be made
         ├── SalesLayerTransientError    retry later: API codes 10/11/14, timeouts, 5xx, 429,
@@ -57,10 +56,6 @@ class ConnectorConfigError(TerminalError):
             "fix the lines below (check them with `python -m saleslayer_airflow validate PATH`):"
         )
         super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))
-
-
-class StageNotAvailableError(TerminalError):
-    """A DAG task asked for a pipeline stage that this version of the package does not provide."""
 
 
 class StateStoreError(TerminalError):

@@ -7,9 +7,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from saleslayer_airflow import __version__
 from saleslayer_airflow.config.models import ConnectorConfig
-from saleslayer_airflow.exceptions import StageNotAvailableError
 
 
 class ConnectorStageOperator(BaseOperator):
@@ -33,12 +31,3 @@ class ConnectorStageOperator(BaseOperator):
     @property
     def connector_id(self) -> str:
         return str(self.connector["id"])
-
-    def _not_available(self) -> StageNotAvailableError:
-        # Raised while the stage's implementation is not part of this release: a clear, terminal
-        # failure instead of a run that pretends to have imported something.
-        return StageNotAvailableError(
-            f"connector {self.connector_id!r}: the {self.stage} stage is not available in "
-            f"saleslayer-airflow {__version__}; this release validates connector files and "
-            "builds their DAGs only"
-        )
