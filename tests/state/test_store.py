@@ -92,6 +92,14 @@ def test_record_applied_updates_in_place_and_tracks_deletions(store: StateStore)
     assert store.live_references("shop", "products") == {"A"}
 
 
+def test_known_references_span_connectors_and_skip_deleted(store: StateStore) -> None:
+    store.record_applied("shop", "products", "r", [AppliedItem("A", "h", DAY)])
+    store.record_applied("erp", "products", "r", [AppliedItem("B", "h", DAY)])
+    store.record_applied("erp", "products", "r", [AppliedItem("C", "h", DAY, deleted=True)])
+    assert store.known_references("products", ["A", "B", "C", "D"]) == {"A", "B"}
+    assert store.known_references("variants", ["A"]) == set()
+
+
 def test_acknowledged_batches_are_remembered_with_their_items(store: StateStore) -> None:
     assert store.batch_totals("shop", "run1", "products") == BatchTotals()
     store.ack_batch(

@@ -51,6 +51,7 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
         from airflow.sdk import ObjectStoragePath
         from airflow.sdk.exceptions import AirflowFailException
 
+        from saleslayer_airflow.state import StateStore
         from saleslayer_airflow.validation.pipeline import BALANCE_RULE, LandedFile, split_export
         from saleslayer_airflow.validation.threshold import check_threshold
 
@@ -68,10 +69,16 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
                 LandedFile(_local_copy(f["path"], work, i), str(f.get("name") or f["path"]))
                 for i, f in enumerate(fetched["files"])
             ]
+            # Parents imported by earlier runs (of any connector feeding the table) resolve too.
+            store = StateStore.open()
             try:
-                result = split_export(config, files, work / "out")
+                result = split_export(
+                    config, files, work / "out", known_refs=store.known_references
+                )
             except TerminalError as exc:
                 raise AirflowFailException(str(exc)) from exc
+            finally:
+                store.close()
             tables = {}
             for key, counts in result.tables.items():
                 target = run_folder / SPLIT / f"{key}.parquet"

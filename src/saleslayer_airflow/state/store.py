@@ -200,6 +200,24 @@ class StateStore:
                     )
         return found
 
+    def known_references(self, table: str, references: Iterable[str]) -> set[str]:
+        """Which of ``references`` some connector already applied to ``table`` and did not
+        delete: parents imported before, by this connector or another one feeding the table."""
+        import sqlalchemy as sa
+
+        items = self._tables["items"]
+        refs = sorted(set(references))
+        found: set[str] = set()
+        with self.engine.connect() as connection:
+            for chunk in _chunks(refs):
+                query = sa.select(items.c.reference).where(
+                    items.c.table_name == table,
+                    items.c.reference.in_(chunk),
+                    items.c.deleted.is_(False),
+                )
+                found.update(row.reference for row in connection.execute(query))
+        return found
+
     def live_references(self, connector_id: str, table: str) -> set[str]:
         """Every reference applied and not deleted: the candidates for deletions."""
         import sqlalchemy as sa
