@@ -106,3 +106,24 @@ def test_known_refs_hook_resolves_parents_imported_before(tmp_path: Path) -> Non
     assert asked == [("products", ["NEW", "OLD"])]
     assert [v["reference"] for v in out.tables["variants"]] == ["S1"]
     assert [(r["line"], r["value"]) for r in out.rejects] == [("3", "NEW")]
+
+
+def test_parents_imported_before_come_from_the_state_store(tmp_path: Path) -> None:
+    """The split operator's known_refs is StateStore.known_references: a real SQLite store."""
+    from datetime import UTC, datetime
+
+    from saleslayer_airflow.state import AppliedItem, StateStore
+
+    store = StateStore.open(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    day = datetime(2026, 11, 1, tzinfo=UTC)
+    store.record_applied("other_connector", "products", "r", [AppliedItem("OLD", "h", day)])
+    text = FLAT.split("tables:")[0] + (
+        "tables:\n  variants:\n    reference: sku\n    product: product_ref\n"
+    )
+    landed = tmp_path / "v.csv"
+    landed.write_text("sku;product_ref\nS1;OLD\nS2;NEW\n", encoding="utf-8")
+    out = run_split(
+        connector_text(text), [(landed, "v.csv")], tmp_path / "w", store.known_references
+    )
+    assert [v["reference"] for v in out.tables["variants"]] == ["S1"]
+    assert [(r["line"], r["value"]) for r in out.rejects] == [("3", "NEW")]
