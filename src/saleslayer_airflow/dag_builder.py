@@ -74,7 +74,28 @@ def _operator(spec: TaskSpec, config: ConnectorConfig, dag: Any) -> Any:
         return ValidateAndSplitOperator(**common)
     if spec.stage is Stage.PUSH:
         assert spec.table is not None
-        return PushTableOperator(table=spec.table, pool=config.target.pool, **common)
+        from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
+
+        # Evaluated on the real exception in the worker: a transient Sales Layer error (429,
+        # 5xx, timeouts, codes 10/11/14) is worth Airflow's retries once the client's own
+        # backoff gave up; bad credentials, a denied import or a broken state store are not.
+        retry_policy = ExceptionRetryPolicy(
+            rules=[
+                RetryRule(
+                    exception="saleslayer_airflow.exceptions.SalesLayerTransientError",
+                    action=RetryAction.RETRY,
+                    reason="transient Sales Layer error: retried by Airflow",
+                ),
+                RetryRule(
+                    exception="saleslayer_airflow.exceptions.TerminalError",
+                    action=RetryAction.FAIL,
+                    reason="terminal error (credentials, validation, configuration): not retried",
+                ),
+            ]
+        )
+        return PushTableOperator(
+            table=spec.table, pool=config.target.pool, retry_policy=retry_policy, **common
+        )
     return ImportReportOperator(trigger_rule="all_done", **common)
 
 

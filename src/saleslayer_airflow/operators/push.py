@@ -55,6 +55,7 @@ class PushTableOperator(ConnectorStageOperator):
 
         from saleslayer_airflow.config.target import Transport
         from saleslayer_airflow.exceptions import TerminalError
+        from saleslayer_airflow.push.deletions import DeletionRefused
         from saleslayer_airflow.push.items import read_items
         from saleslayer_airflow.push.pipeline import PushInterrupted, PushOptions, push_table
         from saleslayer_airflow.state import StateStore
@@ -86,8 +87,11 @@ class PushTableOperator(ConnectorStageOperator):
             dry_run=dry_run,
         )
         store = StateStore.open()
-        items = read_items(ObjectStoragePath(staged["path"]), self.table, table)
+        staged_path = ObjectStoragePath(staged["path"])
+        items = read_items(staged_path, self.table, table)
         try:
+            # Planned (and refused past the safety limit) before anything is sent.
+            deletions = self._plan_deletions(store, staged_path, options)
             with self._client() as client:
                 from saleslayer_airflow.push.transports import ConnectorApiTransport
 
@@ -95,8 +99,23 @@ class PushTableOperator(ConnectorStageOperator):
                     client, table.import_table(self.table), table.reference_field
                 )
                 counts = push_table(items, store, options, send)
+                if deletions is not None:
+                    try:
+                        counts.deleted = self._delete(deletions, store, client, options)
+                    except Exception as exc:
+                        # The upserts are done and checkpointed: report them, and the retry
+                        # resumes the deletions where the acknowledged batches stopped.
+                        raise PushInterrupted(counts, exc) from exc
+        except DeletionRefused as refused:
+            raise AirflowFailException(str(refused)) from refused
         except PushInterrupted as stopped:
-            result = stopped.counts.as_dict() | {"status": "failed", "table": self.table}
+            # The cause's message names the connection, table and URL, never a secret (the
+            # clients redact them), so the report can show why the table failed.
+            result = stopped.counts.as_dict() | {
+                "status": "failed",
+                "table": self.table,
+                "error": str(stopped.cause),
+            }
             context["ti"].xcom_push(key="return_value", value=result)
             self.log.error("push of %s stopped: %s", self.table, result)
             if isinstance(stopped.cause, TerminalError):
@@ -110,6 +129,71 @@ class PushTableOperator(ConnectorStageOperator):
         }
         self.log.info("push of %s: %s", self.table, result)
         return result
+
+    def _plan_deletions(self, store: Any, staged_path: Any, options: Any) -> Any:
+        """The deletions of this run (None when the connector does not delete)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from saleslayer_airflow.config.target import DeletionAction
+        from saleslayer_airflow.push.deletions import plan_deletions
+        from saleslayer_airflow.push.items import read_references
+
+        deletions = self.connector_config.target.deletions
+        if not deletions.enabled:
+            return None
+        if deletions.action is DeletionAction.STATUS and self._status_field() is None:
+            raise AirflowFailException(
+                f"connector {self.connector_id!r}, table {self.table!r}: deletions with action "
+                "status need the status field's name; set the table's reference_field to "
+                "'<prefix>_ref' (its status field is then '<prefix>_stat')"
+            )
+        plan = plan_deletions(
+            store,
+            options.connector_id,
+            options.table,
+            read_references(staged_path),
+            export_date=options.export_date,
+            max_ratio=deletions.max_ratio,
+            apply_older_exports=options.apply_older_exports,
+        )
+        self.log.info(
+            "deletions of %s: %d of %d live items are missing from this export (%d kept: "
+            "applied from a newer export)",
+            options.table,
+            len(plan.references),
+            plan.live,
+            plan.kept_newer,
+        )
+        return plan
+
+    def _status_field(self) -> str | None:
+        from saleslayer_airflow.push.transports import status_field
+
+        table = self.connector_config.tables[self.table]
+        return status_field(table.resolved_kind(self.table).value, table.reference_field)
+
+    def _delete(self, plan: Any, store: Any, client: Any, options: Any) -> int:
+        from saleslayer_airflow.config.target import DeletionAction
+        from saleslayer_airflow.push.deletions import apply_deletions
+        from saleslayer_airflow.push.transports import ConnectorApiDeletions
+
+        table = self.connector_config.tables[self.table]
+        deletions = self.connector_config.target.deletions
+        status = None
+        if deletions.action is DeletionAction.STATUS:
+            status = (str(self._status_field()), str(deletions.status_value))
+        send = ConnectorApiDeletions(
+            client, table.import_table(self.table), table.reference_field, status=status
+        )
+        return apply_deletions(
+            plan,
+            store,
+            run_id=options.run_id,
+            export_date=options.export_date,
+            batch_size=options.batch_size,
+            send=send,
+            dry_run=options.dry_run,
+        )
 
     def _client(self) -> Any:
         from saleslayer_airflow.saleslayer.batching import BatchLimits

@@ -62,3 +62,12 @@ def read_items(path: Any, table_key: str, table: TableMapping) -> Iterator[Outgo
                     if column in names and value not in (None, "", [])
                 }
                 yield OutgoingItem(str(row["reference"]), fields)
+
+
+def read_references(path: Any) -> set[str]:
+    """Every reference of a staged table file: what a complete export holds, for deletions."""
+    import pyarrow.parquet as pq
+
+    with path.open("rb") if hasattr(path, "open") else open(path, "rb") as handle:  # noqa: PTH123
+        column = pq.read_table(handle, columns=["reference"]).column("reference")
+        return {str(ref) for ref in column.to_pylist()}

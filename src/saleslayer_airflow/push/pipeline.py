@@ -52,7 +52,9 @@ SendBatch = Callable[[Sequence[SentItem]], Sequence[int | None]]
 
 @dataclass
 class TableCounts:
-    """Per-table outcome. ``items == created + updated + unchanged + stale + failed``."""
+    """Per-table outcome. ``items == created + updated + unchanged + stale + failed``;
+    ``deleted`` counts items of earlier runs missing from this export (outside that sum: they
+    were not read); None when the connector does not delete."""
 
     items: int = 0
     created: int = 0
@@ -60,6 +62,7 @@ class TableCounts:
     unchanged: int = 0
     stale: int = 0
     failed: int = 0
+    deleted: int | None = None
     batches_sent: int = 0
     batches_resumed: int = 0
     sample: list[dict[str, Any]] = field(default_factory=list)
@@ -85,7 +88,7 @@ class TableCounts:
             "batches_sent": self.batches_sent,
             "batches_resumed": self.batches_resumed,
             "sample": self.sample,
-        }
+        } | ({} if self.deleted is None else {"deleted": self.deleted})
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,10 @@ its SKU rows), or a rejected row. The push stage accounts for every item passed 
 updated, unchanged, stale or failed. A table whose push did not run
 (its parent table failed, or the run was stopped) counts its items as ``failed``, so a report
 always balances and never hides an item.
+
+``deleted`` (items of earlier runs missing from a complete export, removed or given a status when
+the connector's deletions are on) is reported beside the balance, for the tables whose push did
+deletions: those items were not read.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class TableReport:
     status: str
     merged: int = 0
     conflicts: int = 0
+    deleted: int | None = None
 
     @property
     def balanced(self) -> bool:
@@ -84,6 +89,7 @@ class RunReport:
                     "merged": t.merged,
                     "conflicts": t.conflicts,
                 }
+                | ({} if t.deleted is None else {"deleted": t.deleted})
                 for t in self.tables
             },
         }
@@ -93,14 +99,23 @@ class RunReport:
         head = f"Sales Layer import {self.connector_id} / {self.run_id}" + (
             " (DRY RUN: nothing was written)" if self.dry_run else ""
         )
-        cols = ("read", "created", "updated", "unchanged", "stale", "rejected", "merged", "failed")
+        cols = (
+            "read",
+            "created",
+            "updated",
+            "unchanged",
+            "stale",
+            "rejected",
+            "merged",
+            "failed",
+        ) + (("deleted",) if any(t.deleted is not None for t in self.tables) else ())
         width = max([len("table"), *(len(t.table) for t in self.tables)])
         lines = [
             head,
             f"{'table':<{width}} " + " ".join(f"{c:>9}" for c in cols) + "  status",
         ]
         for t in self.tables:
-            values = " ".join(f"{getattr(t, c):>9}" for c in cols)
+            values = " ".join(f"{getattr(t, c) or 0:>9}" for c in cols)
             lines.append(f"{t.table:<{width}} {values}  {t.status}")
         if self.rejects_path:
             lines.append(f"rejected rows: {self.rejects_path}")
@@ -149,6 +164,7 @@ def build_report(
             merged=merged,
             status=status,
             conflicts=int(split.get("conflicts", 0)),
+            deleted=None if push is None or push.get("deleted") is None else int(push["deleted"]),
             **counts,
         )
         if not report.balanced:

@@ -1,0 +1,112 @@
+"""Deletions: items pushed before that are missing from this run's complete export.
+
+Opt-in per connector (``target.deletions``), for exports that always hold every item. The
+candidates are the references the state store knows as live for the connector and table that
+this run's staged table does not hold. Two guards keep a bad export from wiping the catalogue:
+
+- the safety limit: when more than ``max_ratio`` of the live items would go, nothing is deleted
+  and :class:`DeletionRefused` (terminal) stops the push before anything is sent;
+- the backfill guard: an item whose data came from an export newer than this run's is kept (an
+  older export cannot know it), unless the connector applies older exports.
+
+Each acknowledged batch of deletions is checkpointed in the state store (the items are marked
+deleted), so a retried task does not delete them again, and an item that comes back later is
+created anew.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from saleslayer_airflow.exceptions import TerminalError
+from saleslayer_airflow.state import AppliedItem, StateStore
+from saleslayer_airflow.state.store import naive_utc
+
+#: Deletes (or sets the status of) one batch of references; returns when acknowledged.
+SendDeletions = Callable[[Sequence[str]], None]
+
+
+class DeletionRefused(TerminalError):
+    """More items would be deleted than the connector's safety limit allows: nothing was
+    deleted or sent. Terminal: retrying the same export gives the same answer."""
+
+
+@dataclass(frozen=True)
+class DeletionPlan:
+    """The references to delete from one table, out of ``live`` items known to be there."""
+
+    connector_id: str
+    table: str
+    references: tuple[str, ...]
+    live: int
+    kept_newer: int = 0
+
+    @property
+    def ratio(self) -> float:
+        return len(self.references) / self.live if self.live else 0.0
+
+
+def plan_deletions(
+    store: StateStore,
+    connector_id: str,
+    table: str,
+    present: Iterable[str],
+    *,
+    export_date: datetime,
+    max_ratio: float,
+    apply_older_exports: bool = False,
+) -> DeletionPlan:
+    """Which live items of ``table`` this export no longer holds; refuse past ``max_ratio``.
+
+    :raises DeletionRefused: when more than ``max_ratio`` of the live items would be deleted.
+    """
+    live = store.live_references(connector_id, table)
+    missing = live - set(present)
+    kept = 0
+    if missing and not apply_older_exports:
+        newest = naive_utc(export_date)
+        states = store.items(connector_id, table, missing)
+        newer = {ref for ref, state in states.items() if state.export_date > newest}
+        kept = len(newer)
+        missing -= newer
+    plan = DeletionPlan(connector_id, table, tuple(sorted(missing)), len(live), kept)
+    if plan.ratio > max_ratio:
+        raise DeletionRefused(
+            f"connector {connector_id!r}, table {table!r}: {len(plan.references)} of the "
+            f"{plan.live} items pushed before ({plan.ratio:.1%}) are missing from this export, "
+            f"more than the safety limit target.deletions.max_ratio = {max_ratio:.1%}; nothing "
+            "was deleted or sent. Check that the export is complete; if the deletions are "
+            "intended, raise max_ratio for one run, or disable deletions"
+        )
+    return plan
+
+
+def apply_deletions(
+    plan: DeletionPlan,
+    store: StateStore,
+    *,
+    run_id: str,
+    export_date: datetime,
+    batch_size: int,
+    send: SendDeletions,
+    dry_run: bool = False,
+) -> int:
+    """Delete (or set the status of) the planned references in batches, checkpointing each
+    acknowledged batch; return how many were deleted (would be, in a dry run)."""
+    if dry_run:
+        return len(plan.references)
+    done = 0
+    refs = plan.references
+    for start in range(0, len(refs), batch_size):
+        batch = refs[start : start + batch_size]
+        send(batch)
+        store.record_applied(
+            plan.connector_id,
+            plan.table,
+            run_id,
+            (AppliedItem(ref, "", export_date, deleted=True) for ref in batch),
+        )
+        done += len(batch)
+    return done
