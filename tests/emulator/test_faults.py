@@ -67,7 +67,8 @@ def test_fault_answers_have_the_documented_shapes(api: Api) -> None:
 
 def test_dropped_connections_close_without_an_answer(api: Api) -> None:
     api.settings({"faults": {"connector_api": {"script": ["drop"]}}})
-    with pytest.raises(httpx.RemoteProtocolError):
+    # A closed socket reads as "no answer" or as a reset, depending on timing.
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         api.set_info(php_form({"products": [{"prod_ref": "P1"}]}))
     assert api.set_info(php_form({"products": [{"prod_ref": "P1"}]})).json()["error"] == 0
 
