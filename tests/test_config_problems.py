@@ -56,7 +56,7 @@ CASES = [
         variant("  path: /exports", "  pathh: /exports"),
         [
             "8: source.pathh: unknown key 'pathh'; did you mean 'path'? Allowed keys here: "
-            "conn_id, directory, kind, on_missing, path, pattern, pick, stable_for",
+            "conn_id, directory, files, kind, on_missing, path, pattern, pick, stable_for",
         ],
     ),
     Case(

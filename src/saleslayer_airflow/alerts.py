@@ -17,7 +17,7 @@ from saleslayer_airflow.staging import REPORT_FILE, run_folder, staging_base_uri
 
 log = logging.getLogger(__name__)
 
-_COUNTS = ("read", "created", "updated", "unchanged", "stale", "rejected", "failed")
+_COUNTS = ("read", "created", "updated", "unchanged", "stale", "skipped", "rejected", "failed")
 
 
 def _run_id(context: Any) -> str:

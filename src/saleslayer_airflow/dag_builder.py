@@ -6,11 +6,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from saleslayer_airflow.config.models import ConnectorConfig
-from saleslayer_airflow.docs import render_doc_md
+from saleslayer_airflow.docs import render_doc_md, render_task_doc_md
 from saleslayer_airflow.plan import ConnectorPlan, Stage, TaskSpec
 
 #: Tag added to every connector DAG, so they can be filtered in the UI.
 PACKAGE_TAG = "saleslayer"
+
+#: Group of the Sales Layer table assets in the UI's asset list.
+ASSET_GROUP = "saleslayer"
 
 
 def _schedule(config: ConnectorConfig) -> Any:
@@ -55,6 +58,15 @@ def _params(config: ConnectorConfig) -> dict[str, Any]:
     }
 
 
+def _asset(spec: TaskSpec) -> Any:
+    """The Airflow Asset of the Sales Layer table a push writes: an asset event per successful
+    push, for lineage and for DAGs scheduled on the table."""
+    from airflow.sdk import Asset
+
+    assert spec.asset is not None and spec.table is not None
+    return Asset(name=spec.asset.name, uri=spec.asset.uri, group=ASSET_GROUP)
+
+
 def _operator(spec: TaskSpec, config: ConnectorConfig, dag: Any) -> Any:
     from saleslayer_airflow.operators import (
         FetchSourceOperator,
@@ -66,6 +78,7 @@ def _operator(spec: TaskSpec, config: ConnectorConfig, dag: Any) -> Any:
     common: dict[str, Any] = {
         "task_id": spec.task_id,
         "connector": config.model_dump(mode="json"),
+        "doc_md": render_task_doc_md(spec, config),
         "dag": dag,
     }
     if spec.stage is Stage.FETCH:
@@ -94,7 +107,11 @@ def _operator(spec: TaskSpec, config: ConnectorConfig, dag: Any) -> Any:
             ]
         )
         return PushTableOperator(
-            table=spec.table, pool=config.target.pool, retry_policy=retry_policy, **common
+            table=spec.table,
+            pool=config.target.pool,
+            retry_policy=retry_policy,
+            outlets=[_asset(spec)],
+            **common,
         )
     return ImportReportOperator(trigger_rule="all_done", **common)
 

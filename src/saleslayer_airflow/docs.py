@@ -12,7 +12,7 @@ from saleslayer_airflow.config.models import (
     TableMapping,
     XlsxFormat,
 )
-from saleslayer_airflow.plan import ConnectorPlan
+from saleslayer_airflow.plan import ConnectorPlan, Stage, TaskSpec
 
 
 def _cell(text: object) -> str:
@@ -22,7 +22,17 @@ def _cell(text: object) -> str:
 def _source_lines(config: ConnectorConfig) -> list[str]:
     src = config.source
     lines = [f"- **Kind:** `{src.kind}` through Airflow connection `{src.conn_id}`"]
-    if isinstance(src, HttpSource):
+    if named := src.named_files():
+        lines.append("- **Files** (templated per run), and the tables each one feeds:")
+        for name, where in named.items():
+            readers = [
+                key
+                for key, table in config.tables.items()
+                if name in (table.source_files() or named)
+            ]
+            fed = ", ".join(f"`{key}`" for key in readers) or "no table (unused)"
+            lines.append(f"  - `{name}`: `{where}` -> {fed}")
+    elif isinstance(src, HttpSource):
         lines.append(f"- **URL path:** `{src.method} {src.endpoint}` (templated per run)")
     elif isinstance(src, ApiSource):
         lines.append(
@@ -162,6 +172,8 @@ def render_doc_md(plan: ConnectorPlan, source_file: str) -> str:
             if target.deletions.enabled
             else "off"
         ),
+        "- Assets updated (one per table, an event per successful push): "
+        + ", ".join(f"`{a.name}`" for a in plan.assets().values()),
         "",
         "## Validation",
         "- Rejected rows go to the run's rejects file with line and reason; the run fails when "
@@ -173,5 +185,45 @@ def render_doc_md(plan: ConnectorPlan, source_file: str) -> str:
         "- `dry_run`: report what would change without writing to Sales Layer.",
         "- `export_date`: for runs without a logical date (manual or API triggers), "
         "the date of the export to take.",
+        "",
+        "## Reading a run",
+        "- `report` task: XCom `return_value` holds per table read, created, updated, "
+        "unchanged, stale, rejected, merged and failed; its **Run report** link opens the "
+        "same as text.",
+        "- `validate_and_split` task: **Rejects file** link (CSV: file, line, table, reference, "
+        "column, value, reason).",
+        "- Each `push_<table>` task: XCom with that table's counts.",
     ]
     return "\n".join(out) + "\n"
+
+
+def render_task_doc_md(spec: TaskSpec, config: ConnectorConfig) -> str:
+    """The short `doc_md` of one task: what it does and where to look at its outcome."""
+    if spec.stage is Stage.FETCH:
+        return (
+            f"Lands the export from `{config.source.kind}` connection `{config.source.conn_id}` "
+            "unchanged in the run's staging folder, with its fingerprint. Skips the run when the "
+            "export equals the last one imported (unless `force`). XCom: the landed files."
+        )
+    if spec.stage is Stage.SPLIT:
+        return (
+            "Reads the landed export, maps it onto the Sales Layer tables, validates every row and "
+            "writes one staged file per table. Rows that cannot be imported go to the rejects "
+            "file (extra link **Rejects file**), with file, line, column and reason. XCom: rows "
+            "read, kept, merged and rejected per table."
+        )
+    if spec.stage is Stage.PUSH:
+        assert spec.table is not None
+        table = config.tables[spec.table]
+        asset = f" Updates the asset `{spec.asset.name}`." if spec.asset else ""
+        return (
+            f"Sends the items of `{spec.table}` (Sales Layer table "
+            f"`{table.import_table(spec.table)}`) whose content changed since the last push, "
+            f"through connection `{config.target.conn_id}`. XCom: created, updated, unchanged, "
+            f"stale and failed counts.{asset}"
+        )
+    return (
+        "Sums the run up per table (read = created + updated + unchanged + stale + rejected + "
+        "merged + failed), writes `report.txt` / `report.json` (extra link **Run report**) and "
+        "fails when an earlier task failed, so an incomplete import never shows green."
+    )

@@ -6,9 +6,12 @@ about it. The hierarchy tells retry logic what it may retry::
     SalesLayerConnectorError
     ├── ConnectorConfigError        a connector file is wrong; fix the file (terminal)
     ├── StateStoreError             the state store cannot be opened or used (terminal)
+    ├── DeletionRefused             more deletions than target.deletions.max_ratio (terminal)
     └── SalesLayerApiError          a call to Sales Layer failed or cannot be made
         ├── SalesLayerTransientError    retry later: API codes 10/11/14, timeouts, 5xx, 429,
-        │                               dropped connections, an import still running
+        │   │                           dropped connections, an import still running
+        │   └── SalesLayerNoAnswerError the request left but no answer came in time: the
+        │                               server may still apply it
         └── SalesLayerTerminalError     fail now (also a TerminalError): bad connector code,
                                         key or signature, validation, REST 400/401/403/404,
                                         a missing or incomplete Airflow connection
@@ -97,3 +100,13 @@ class SalesLayerTransientError(SalesLayerApiError):
 
 class SalesLayerTerminalError(SalesLayerApiError, TerminalError):
     """Retrying cannot help: fix the Airflow connection (code, key, URL, API key) or the data."""
+
+
+class DeletionRefused(TerminalError):
+    """More items would be deleted than the connector's safety limit allows: nothing was
+    deleted or sent. Terminal: retrying the same export gives the same answer."""
+
+
+class SalesLayerNoAnswerError(SalesLayerTransientError):
+    """The request was sent but its answer did not come in time (a read or write timeout): the
+    server may still apply it after the client gave up, so a write must not simply be repeated."""

@@ -29,14 +29,40 @@ SPLIT_TASK = "validate_and_split"
 REPORT_TASK = "report"
 
 
+#: URI scheme of the Airflow Assets standing for Sales Layer tables (no provider registers it;
+#: Airflow 3.3 keeps unknown schemes as given).
+ASSET_SCHEME = "saleslayer"
+
+
+@dataclass(frozen=True)
+class TableAsset:
+    """The Airflow Asset standing for one Sales Layer table of one account (connection).
+
+    Stable across connectors: every connector writing ``products`` through ``saleslayer_default``
+    updates the same asset, so downstream DAGs scheduled on it run whichever import wrote it.
+    """
+
+    name: str
+    uri: str
+
+
+def table_asset(conn_id: str, import_table: str) -> TableAsset:
+    """``saleslayer.<conn_id>.<table>``, ``saleslayer://<conn_id>/<table>``."""
+    return TableAsset(
+        f"{ASSET_SCHEME}.{conn_id}.{import_table}", f"{ASSET_SCHEME}://{conn_id}/{import_table}"
+    )
+
+
 @dataclass(frozen=True)
 class TaskSpec:
-    """One task of the DAG: its id, stage, table (for pushes) and upstream task ids."""
+    """One task of the DAG: its id, stage, upstream task ids, and for pushes the table and the
+    asset the push updates."""
 
     task_id: str
     stage: Stage
     upstream: tuple[str, ...] = ()
     table: str | None = None
+    asset: TableAsset | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +75,10 @@ class ConnectorPlan:
     @property
     def dag_id(self) -> str:
         return self.config.id
+
+    def assets(self) -> dict[str, TableAsset]:
+        """The asset each table's push updates, by table key."""
+        return {t.table: t.asset for t in self.tasks if t.table is not None and t.asset}
 
     def push_order(self) -> list[str]:
         """Tables in the order their pushes may start."""
@@ -106,7 +136,10 @@ def plan_connector(config: ConnectorConfig) -> ConnectorPlan:
     ]
     for table in _topological(deps):
         upstream = tuple(push_task_id(d) for d in deps[table]) or (SPLIT_TASK,)
-        tasks.append(TaskSpec(push_task_id(table), Stage.PUSH, upstream=upstream, table=table))
+        asset = table_asset(config.target.conn_id, config.tables[table].import_table(table))
+        tasks.append(
+            TaskSpec(push_task_id(table), Stage.PUSH, upstream=upstream, table=table, asset=asset)
+        )
     pushes = tuple(t.task_id for t in tasks if t.stage is Stage.PUSH)
     tasks.append(TaskSpec(REPORT_TASK, Stage.REPORT, upstream=pushes))
     return ConnectorPlan(config=config, tasks=tuple(tasks))

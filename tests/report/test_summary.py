@@ -36,6 +36,7 @@ def test_balanced_report_with_a_table_not_pushed() -> None:
         "updated": 5,
         "unchanged": 90,
         "stale": 5,
+        "skipped": 0,
         "rejected": 3,
         "failed": 0,
         "merged": 20,
@@ -60,3 +61,44 @@ def test_push_that_lost_an_item_is_refused() -> None:
 def test_counts_that_do_not_add_up_are_refused() -> None:
     with pytest.raises(UnbalancedReportError, match="do not balance"):
         build_report("shop", "run1", SPLIT, {"categories": {"items": 10, "created": 3}})
+
+
+def test_skipped_items_balance_and_are_explained() -> None:
+    report = build_report(
+        "shop",
+        "run1",
+        SPLIT,
+        {
+            "categories": {"items": 10, "updated": 4, "skipped": 6, "status": "pushed"},
+            "products": {"items": 100, "unchanged": 100},
+            "variants": {"items": 17, "skipped": 17},
+        },
+    )
+    rows = report.as_dict()["tables"]
+    assert (rows["categories"]["skipped"], rows["categories"]["updated"]) == (6, 4)
+    assert rows["variants"]["read"] == 17 and rows["variants"]["skipped"] == 17
+    assert report.succeeded
+    text = report.text()
+    assert "skipped" in text.splitlines()[1]
+    assert "only imports existing items" in text
+    # Skipped items are part of the balance: dropping them unbalances the report.
+    with pytest.raises(UnbalancedReportError, match="do not balance"):
+        build_report("shop", "run1", SPLIT, {"variants": {"items": 17, "updated": 0}})
+
+
+def test_a_refused_table_shows_why() -> None:
+    reason = "connector 'shop', table 'categories': 9 of the 10 items pushed before (90.0%) ..."
+    report = build_report(
+        "shop",
+        "run1",
+        SPLIT,
+        {
+            "categories": {"items": 10, "failed": 10, "status": "refused", "error": reason},
+            "products": {"items": 100, "unchanged": 100},
+            "variants": {"items": 17, "unchanged": 17},
+        },
+    )
+    assert not report.succeeded
+    assert report.as_dict()["tables"]["categories"]["error"] == reason
+    assert "error" not in report.as_dict()["tables"]["products"]
+    assert f"categories: refused: {reason}" in report.text()

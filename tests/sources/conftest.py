@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -105,13 +105,19 @@ tables:
 
 @dataclass
 class FetchRun:
-    """The outcome of one DAG run, seen from its fetch_source task."""
+    """The outcome of one DAG run, seen from its fetch_source task (and the others' states)."""
 
     state: str | None
     run_state: str
     xcom: Any
     run_id: str
     try_number: int
+    states: dict[str, str | None] = field(default_factory=dict)
+    xcoms: dict[str, Any] = field(default_factory=dict)
+
+
+#: Tasks marked done without running in fetch tests (Airflow's own mark_success_pattern).
+LATER_STAGES = r"^(validate_and_split|push_.*|report)$"
 
 
 @dataclass
@@ -131,6 +137,10 @@ class ConnectorDag:
             source=textwrap.indent(textwrap.dedent(source).strip(), "  "),
             format=fmt,
         )
+        self.write_text(text)
+
+    def write_text(self, text: str) -> None:
+        """Write a whole connector file (its ``id`` must be this DAG's id)."""
         (self.folder / f"{self.dag_id}.yaml").write_text(text, encoding="utf-8")
 
     def dag(self) -> Any:
@@ -140,8 +150,11 @@ class ConnectorDag:
         assert bag.import_errors == {}, bag.import_errors
         return bag.dags[self.dag_id]
 
-    def run(self, logical_date: Any = "2026-11-02", **conf: Any) -> FetchRun:
+    def run(
+        self, logical_date: Any = "2026-11-02", *, mark_success: str = LATER_STAGES, **conf: Any
+    ) -> FetchRun:
         import pendulum
+        from airflow.models.taskinstance import TaskInstance
         from airflow.models.xcom import XComModel
         from airflow.utils.session import create_session
 
@@ -149,26 +162,25 @@ class ConnectorDag:
         # These tests are about the fetch: the later stages are marked done without running
         # (Airflow's own mark_success_pattern), as an import that went through would leave them.
         dag_run = self.dag().test(
-            logical_date=when,
-            run_conf=conf or None,
-            mark_success_pattern=r"^(validate_and_split|push_.*|report)$",
+            logical_date=when, run_conf=conf or None, mark_success_pattern=mark_success
         )
         ti = dag_run.get_task_instance("fetch_source")
         with create_session() as session:
-            row = (
-                session.query(XComModel)
-                .filter_by(
-                    dag_id=self.dag_id,
-                    run_id=dag_run.run_id,
-                    task_id="fetch_source",
-                    key="return_value",
+            states = {
+                t.task_id: t.state
+                for t in session.query(TaskInstance).filter_by(
+                    dag_id=self.dag_id, run_id=dag_run.run_id
                 )
-                .one_or_none()
-            )
-            xcom = XComModel.deserialize_value(row) if row is not None else None
+            }
+            xcoms = {
+                x.task_id: XComModel.deserialize_value(x)
+                for x in session.query(XComModel).filter_by(
+                    dag_id=self.dag_id, run_id=dag_run.run_id, key="return_value"
+                )
+            }
         return FetchRun(
-            state=ti.state, run_state=dag_run.state, xcom=xcom, run_id=dag_run.run_id,
-            try_number=ti.try_number,
+            state=ti.state, run_state=dag_run.state, xcom=xcoms.get("fetch_source"),
+            run_id=dag_run.run_id, try_number=ti.try_number, states=states, xcoms=xcoms,
         )  # fmt: skip
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import hashlib
 import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,9 @@ class HttpState:
     requests: list[str] = field(default_factory=list)
     fail_once: set[str] = field(default_factory=set)  # request paths+query answered 500 once
     slow_seconds: float = 3.0
+    bodies: list[str] = field(default_factory=list)  # file paths answered 200 with the body
+    not_modified: list[str] = field(default_factory=list)  # file paths answered 304
+    conditional: list[dict[str, str]] = field(default_factory=list)  # If-* headers received
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def api_log(self, style: str) -> list[dict[str, list[str]]]:
@@ -116,15 +120,37 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(404, b"not found", {"Content-Type": "text/plain"})
                 return
             body = state.files[name]
+            etag = f'"{len(body)}-{hashlib.sha256(body).hexdigest()[:12]}"'
+            if self._not_modified(etag):
+                with state.lock:
+                    state.not_modified.append(path)
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.end_headers()
+                return
+            with state.lock:
+                state.bodies.append(path)
             self._send(
                 200,
                 body,
                 {
                     "Content-Type": "text/csv",
-                    "ETag": f'"{len(body)}-{hash(body) & 0xFFFF:x}"',
+                    "ETag": etag,
                     "Last-Modified": format_datetime(state.mtime, usegmt=True),
                 },
             )
+
+    def _not_modified(self, etag: str) -> bool:
+        """RFC 9110: If-None-Match decides when present, else If-Modified-Since."""
+        sent = {k: v for k in ("If-None-Match", "If-Modified-Since") if (v := self.headers.get(k))}
+        if sent:
+            with self.state.lock:
+                self.state.conditional.append(sent)
+        if "If-None-Match" in sent:
+            return etag in [t.strip() for t in sent["If-None-Match"].split(",")]
+        if "If-Modified-Since" in sent:
+            return self.state.mtime <= parsedate_to_datetime(sent["If-Modified-Since"])
+        return False
 
     def _big(self, size: int) -> None:
         self.send_response(200)
@@ -252,6 +278,9 @@ class FtpServer:
         self.root = root
         self.truncate: set[str] = set()
         truncate = self.truncate
+        self.retrieved: list[str] = []  # paths of the RETR commands received
+        self.looks: list[str] = []  # paths of the SIZE commands received (each look at a file)
+        retrieved, looks = self.retrieved, self.looks
 
         class _FS(AbstractedFS):  # type: ignore[misc]
             def open(self, filename: str, mode: str) -> Any:
@@ -276,6 +305,19 @@ class FtpServer:
         }
         if certfile:
             attrs.update(certfile=str(certfile), tls_control_required=True, tls_data_required=True)
+
+        def ftp_path(path: str) -> str:  # pyftpdlib hands over the path on disk
+            return "/" + Path(path).relative_to(root).as_posix()
+
+        def ftp_RETR(handler: Any, file: str) -> Any:
+            retrieved.append(ftp_path(file))
+            return base.ftp_RETR(handler, file)
+
+        def ftp_SIZE(handler: Any, path: str) -> Any:
+            looks.append(ftp_path(path))
+            return base.ftp_SIZE(handler, path)
+
+        attrs.update(ftp_RETR=ftp_RETR, ftp_SIZE=ftp_SIZE)
         handler = type("Handler", (base,), attrs)
         # One async server with its own IOLoop: pyftpdlib's default IOLoop is one per process,
         # and ThreadedFTPServer keeps its stop event on the class, so stopping one server would
@@ -314,6 +356,12 @@ class SftpServer:
         import asyncssh
 
         self.root = root
+        #: file name -> bytes: the next download of that file is cut (the SSH connection is
+        #: closed) once that many bytes were sent; one time only.
+        self.drop_after: dict[str, int] = {}
+        self.opened: list[str] = []  # files opened for reading (each download opens once)
+        self.dropped: list[str] = []
+        drop_after, opened, dropped = self.drop_after, self.opened, self.dropped
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
@@ -328,8 +376,27 @@ class SftpServer:
             def validate_password(self, username: str, password: str) -> bool:
                 return username == USER and password == PASSWORD
 
+        class _Sftp(asyncssh.SFTPServer):  # type: ignore[misc]
+            def open(self, path: bytes, pflags: int, attrs: Any) -> Any:
+                handle = super().open(path, pflags, attrs)
+                name = Path(path.decode()).name
+                opened.append(name)
+                self._names = {**getattr(self, "_names", {}), id(handle): name}
+                return handle
+
+            def read(self, file_obj: Any, offset: int, size: int) -> Any:
+                name = getattr(self, "_names", {}).get(id(file_obj))
+                limit = drop_after.get(name) if name else None
+                if limit is not None and offset + size > limit:
+                    del drop_after[name]
+                    dropped.append(name)
+                    # Drop the whole SSH connection, as a network cut or a server restart does.
+                    self.connection.abort()
+                    return b""
+                return super().read(file_obj, offset, size)
+
         def sftp(chan: Any) -> Any:
-            return asyncssh.SFTPServer(chan, chroot=str(root).encode())
+            return _Sftp(chan, chroot=str(root).encode())
 
         async def start() -> Any:
             key = asyncssh.generate_private_key("ssh-ed25519")

@@ -219,7 +219,8 @@ def test_wait_policy_fails_after_its_timeout(
     )
     run = connector_dag.run()
     assert run.state == "failed" and run.try_number == 1
-    assert http_server.state.requests.count("/exports/never.csv") >= 3
+    # Deferred between looks; the timer sleeps in one-second steps, so at least two looks.
+    assert http_server.state.requests.count("/exports/never.csv") >= 2
 
 
 def test_terminal_errors_fail_at_once_transient_ones_are_retried(

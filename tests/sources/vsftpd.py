@@ -84,11 +84,13 @@ class Vsftpd:
                     f"secure_chroot_dir={self.empty}",
                     f"pam_service_name={self.pam}",
                     "use_localtime=NO",
+                    "xferlog_enable=YES",
                     f"vsftpd_log_file={folder / 'vsftpd.log'}",
                     "",
                 ]
             )
         )
+        self.log = folder / "vsftpd.log"
         self.process = subprocess.Popen(["vsftpd", str(config)])
         deadline = time.monotonic() + 10
         while True:
@@ -104,6 +106,13 @@ class Vsftpd:
     @property
     def exports(self) -> Path:
         return self.home / "exports"
+
+    def downloads(self) -> list[str]:
+        """The paths vsftpd logged as downloaded ("OK DOWNLOAD"), in order."""
+        if not self.log.exists():
+            return []
+        lines = self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+        return [line.split('"')[-2] for line in lines if "OK DOWNLOAD" in line and '"' in line]
 
     def conn(self) -> str:
         return json.dumps(

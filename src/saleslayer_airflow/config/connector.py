@@ -23,7 +23,7 @@ from saleslayer_airflow.config.common import (
 from saleslayer_airflow.config.formats import Format
 from saleslayer_airflow.config.settings import Alerting, Staging, ValidationSettings
 from saleslayer_airflow.config.sources import Source
-from saleslayer_airflow.config.tables import TableKind, TableMapping
+from saleslayer_airflow.config.tables import TableKind, TableMapping, check_table_files
 from saleslayer_airflow.config.target import SalesLayerTarget
 
 SCHEDULE_PRESETS = frozenset(
@@ -128,6 +128,11 @@ class ConnectorConfig(StrictModel):
                 )
             seen[kind] = key
         return tables
+
+    @model_validator(mode="after")
+    def _table_files_declared(self) -> ConnectorConfig:
+        check_table_files(self.tables, list(self.source.named_files()))
+        return self
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> ConnectorConfig:

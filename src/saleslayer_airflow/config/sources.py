@@ -16,6 +16,8 @@ from pydantic import (
 from saleslayer_airflow.config.common import (
     ConnId,
     DurationField,
+    Identifier,
+    LocatedValueError,
     StrictModel,
     Template,
     check_optional_template,
@@ -44,21 +46,48 @@ class MissingExport(StrictModel):
 
     policy: MissingPolicy = Field(
         MissingPolicy.FAIL,
-        description="fail the run, skip it, or wait (a sensor) up to `timeout`.",
+        description="fail the run, skip it, or wait up to `timeout` (the task defers between "
+        "looks, holding no worker). With named files, applies to each file.",
     )
     timeout: DurationField = Field(
-        timedelta(hours=1), description="How long `wait` waits, e.g. '30m' or '2h'."
+        timedelta(hours=1),
+        description="How long `wait` waits, from the first look, e.g. '30m' or '2h'.",
     )
     poke_interval: DurationField = Field(
-        timedelta(minutes=1), description="How often `wait` looks again."
+        timedelta(minutes=1),
+        description="How often `wait` looks again (the timer's resolution is about a second).",
+    )
+    on_timeout: Literal["fail", "skip"] = Field(
+        "fail", description="What `wait` does when `timeout` has passed: fail or skip the run."
     )
 
     _durations = field_validator("timeout", "poke_interval", mode="before")(parse_duration)
 
 
+def _check_named_files(files: dict[str, str] | None) -> dict[str, str] | None:
+    """Each named file's path or endpoint must be a valid template; errors point at the name."""
+    for name, value in (files or {}).items():
+        try:
+            check_template(value)
+        except ValueError as exc:
+            raise LocatedValueError((name,), str(exc)) from None
+    return files
+
+
+NAMED_FILES_DESCRIPTION = (
+    "Several exports per run, by name: name -> templated {what} "
+    "({example}). A table reads only the files its `file:` names (default: all of them). "
+    "Give either this or {single}."
+)
+
+
 class _SourceBase(StrictModel):
     conn_id: ConnId
     on_missing: MissingExport = Field(default_factory=MissingExport)
+
+    def named_files(self) -> dict[str, str]:
+        """The declared named files (name -> path or endpoint); empty for a single export."""
+        return {}
 
 
 class _FileSourceBase(_SourceBase):
@@ -67,7 +96,17 @@ class _FileSourceBase(_SourceBase):
     path: Template | None = Field(
         None,
         description="Full path of the export, templated per run "
-        "('/exports/products_{{ ds_nodash }}.csv'). Give either this or directory + pattern.",
+        "('/exports/products_{{ ds_nodash }}.csv'). Give either this, directory + pattern, "
+        "or files.",
+    )
+    files: dict[Identifier, Template] | None = Field(
+        None,
+        min_length=1,
+        description=NAMED_FILES_DESCRIPTION.format(
+            what="full path",
+            example="categories: '/exports/categories_{{ ds_nodash }}.csv'",
+            single="`path` or `directory` + `pattern`",
+        ),
     )
     directory: Template | None = Field(None, description="Folder to list (templated).")
     pattern: str | None = Field(
@@ -85,9 +124,18 @@ class _FileSourceBase(_SourceBase):
 
     _durations = field_validator("stable_for", mode="before")(parse_duration)
     _templates = field_validator("path", "directory")(check_optional_template)
+    _named = field_validator("files")(_check_named_files)
 
     @model_validator(mode="after")
     def _path_or_glob(self) -> _FileSourceBase:
+        if self.files is not None and (self.path or self.directory or self.pattern):
+            given = [k for k in ("path", "directory", "pattern") if getattr(self, k)]
+            raise ValueError(
+                f"give either `files` (several named exports) or {' + '.join(given)}, not both; "
+                "put every export of the run under `files`, one name per file"
+            )
+        if self.files is not None:
+            return self
         if self.path and (self.directory or self.pattern):
             raise ValueError(
                 "give either `path` or `directory` + `pattern`, not both "
@@ -96,9 +144,14 @@ class _FileSourceBase(_SourceBase):
         if not self.path and not (self.directory and self.pattern):
             raise ValueError(
                 "say which file to fetch: `path: /exports/products_{{ ds_nodash }}.csv`, "
-                "or `directory: /exports` with `pattern: products_*.csv`"
+                "or `directory: /exports` with `pattern: products_*.csv`, or several named "
+                "files: `files: {categories: /exports/categories.csv, products: ...}`"
             )
         return self
+
+    def named_files(self) -> dict[str, str]:
+        """The declared named files (name -> templated path); empty for a single export."""
+        return dict(self.files or {})
 
 
 class FtpSource(_FileSourceBase):
@@ -136,9 +189,19 @@ class HttpSource(_SourceBase):
     """A file at a URL (Airflow HTTP connection for host, auth and headers)."""
 
     kind: Literal["http"]
-    endpoint: Template = Field(
+    endpoint: Template | None = Field(
+        None,
         description="Path under the connection's base URL, templated per run "
-        "('exports/products_{{ ds }}.csv')."
+        "('exports/products_{{ ds }}.csv'). Give either this or files.",
+    )
+    files: dict[Identifier, Template] | None = Field(
+        None,
+        min_length=1,
+        description=NAMED_FILES_DESCRIPTION.format(
+            what="endpoint",
+            example="categories: 'exports/categories_{{ ds }}.csv'",
+            single="`endpoint`",
+        ),
     )
     method: Literal["GET", "POST"] = "GET"
     headers: dict[str, str] = Field(
@@ -147,8 +210,23 @@ class HttpSource(_SourceBase):
     timeout: DurationField = Field(timedelta(minutes=5), description="Read timeout.")
 
     _durations = field_validator("timeout", mode="before")(parse_duration)
-    _templates = field_validator("endpoint")(check_template)
+    _templates = field_validator("endpoint")(check_optional_template)
+    _named = field_validator("files")(_check_named_files)
     _headers = field_validator("headers")(_check_headers)
+
+    @model_validator(mode="after")
+    def _endpoint_or_files(self) -> HttpSource:
+        if (self.endpoint is None) == (self.files is None):
+            raise ValueError(
+                "give either `endpoint` (one export) or `files` (several named exports: "
+                "`files: {categories: exports/categories.csv, products: ...}`), not "
+                f"{'both' if self.files is not None else 'neither'}"
+            )
+        return self
+
+    def named_files(self) -> dict[str, str]:
+        """The declared named files (name -> templated endpoint); empty for one export."""
+        return dict(self.files or {})
 
 
 class PaginationStyle(StrEnum):

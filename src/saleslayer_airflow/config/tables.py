@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -16,6 +18,7 @@ from saleslayer_airflow.config.common import (
     ColumnName,
     ColumnShorthandModel,
     Identifier,
+    LocatedValueError,
     StrictModel,
 )
 
@@ -237,11 +240,33 @@ class TableMapping(StrictModel):
         description="Only rows passing every filter feed this table (e.g. one model of a JSON "
         "fixture, or the rows whose parent column is set).",
     )
+    # Plain strings: check_table_files compares them with the declared names (did you mean).
+    file: str | list[str] | None = Field(
+        None,
+        description="Which named file(s) of the source (`source.files`) feed this table, e.g. "
+        "'categories' or [products, prices]. Default: every file the run lands.",
+    )
     on_duplicate: DuplicatePolicy | None = Field(
         None,
         description="first, reject or merge. Default: merge when the connector feeds several "
         "tables from one export (a product repeats on each SKU row), first otherwise.",
     )
+
+    @field_validator("file")
+    @classmethod
+    def _some_file(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if value == []:
+            raise ValueError(
+                "`file: []` names no file; name one or more of the source's `files:`, or remove "
+                "`file:` to read every landed file"
+            )
+        return value
+
+    def source_files(self) -> tuple[str, ...] | None:
+        """The named files feeding this table, or None for every landed file."""
+        if self.file is None:
+            return None
+        return (self.file,) if isinstance(self.file, str) else tuple(dict.fromkeys(self.file))
 
     def import_table(self, key: str) -> str:
         """The table's name in Sales Layer's Import Connector."""
@@ -279,3 +304,32 @@ class TableMapping(StrictModel):
             )
         if self.parent is not None and self.path is not None:
             raise ValueError("give categories either `parent` or `path`, not both")
+
+
+def check_table_files(tables: dict[str, TableMapping], declared: Sequence[str]) -> None:
+    """Every table's `file:` must name a file the source declares under `files:`.
+
+    Raises LocatedValueError at ``tables.<key>.file`` (called by ConnectorConfig, which sees both
+    the source and the tables).
+    """
+    for key, table in tables.items():
+        wanted = table.source_files()
+        if wanted is None:
+            continue
+        where = ("tables", key, "file")
+        if not declared:
+            raise LocatedValueError(
+                where,
+                f"`file: {', '.join(wanted)}` names a file of the source, but the source declares "
+                "no named files; declare them as `source.files: {name: path}` (one name per "
+                "export), or remove `file:` to read the single export",
+            )
+        for name in wanted:
+            if name not in declared:
+                hint = difflib.get_close_matches(name, declared, n=1, cutoff=0.5)
+                raise LocatedValueError(
+                    where,
+                    f"unknown file {name!r}"
+                    + (f"; did you mean {hint[0]!r}?" if hint else ".")
+                    + f" The source declares: {', '.join(declared)}",
+                )

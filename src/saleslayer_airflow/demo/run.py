@@ -123,7 +123,7 @@ def _summary(outcome: RunOutcome, indent: int) -> str:
             f"{table:<15} {counts['read']:>5} rows read: {counts['created']:>3} created, "
             f"{counts['updated']:>3} updated, {counts['unchanged']:>3} unchanged"
         )
-        for extra in ("rejected", "stale", "failed"):
+        for extra in ("rejected", "stale", "skipped", "failed"):
             if counts.get(extra):
                 line += f", {counts[extra]} {extra}"
         lines.append(line)

@@ -66,6 +66,12 @@ def _inspect_routes(router: APIRouter, state: EmulatorState, connector_api: Conn
             items = [i for i in items if not i["deleted"]]
         return JSONResponse({"table": spec.import_name, "items": items})
 
+    @router.get("/jobs")
+    async def jobs() -> dict[str, Any]:
+        """Import jobs per status, and how many have not ended (``open``)."""
+        counts = state.storage.job_counts()
+        return {"open": counts.get("prepare", 0) + counts.get("started", 0), "by_status": counts}
+
     @router.get("/jobs/{job_id}")
     async def job(job_id: str) -> JSONResponse:
         """One job as tracking would answer, without counting a poll."""

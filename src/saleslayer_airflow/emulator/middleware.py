@@ -13,6 +13,7 @@ from saleslayer_airflow.emulator.connector_api import TRACKING_PATH
 from saleslayer_airflow.emulator.faults import Route
 from saleslayer_airflow.emulator.rest_errors import ERRORS_BASE
 from saleslayer_airflow.emulator.rest_paths import REST_PREFIXES
+from saleslayer_airflow.emulator.settings import FaultKind
 from saleslayer_airflow.emulator.state import EmulatorState
 
 ADMIN_PREFIX = "/_emulator"
@@ -53,19 +54,32 @@ class FaultsAndCounters:
                 stats.status(route, int(message["status"]))
             await send(message)
 
-        if route in ("connector_api", "tracking", "rest"):
-            handled = await self._fault(route, scope, send, counting_send)  # type: ignore[arg-type]
-            if handled:
-                return
-        await self.app(scope, receive, counting_send)
+        if route not in ("connector_api", "tracking", "rest"):
+            await self.app(scope, receive, counting_send)
+            return
+        # Counted until the handler returns, so a soak can wait for requests its client gave
+        # up on (slow faults) before it reads the final state.
+        stats.started()
+        try:
+            kind = self.state.faults.next_fault(route)  # type: ignore[arg-type]
+            if kind == "slow":
+                receive = await _received_in_full(receive)
+            handled = await self._fault(route, kind, scope, send, counting_send)  # type: ignore[arg-type]
+            if not handled:
+                await self.app(scope, receive, counting_send)
+        finally:
+            stats.finished()
 
-    async def _fault(self, route: Route, scope: Scope, raw_send: Send, send: Send) -> bool:
-        kind = self.state.faults.next_fault(route)
+    async def _fault(
+        self, route: Route, kind: FaultKind, scope: Scope, raw_send: Send, send: Send
+    ) -> bool:
         if kind == "ok":
             return False
         self.state.stats.fault(route, kind)
         config = self.state.faults.config(route)
         if kind == "slow":
+            # The request was read before the delay and is then handled in full, like a
+            # server that answers too late: the client has given up, but the write happened.
             await asyncio.sleep(config.slow_seconds)
             return False
         if kind == "drop":
@@ -76,7 +90,7 @@ class FaultsAndCounters:
                 await asyncio.sleep(0)
             return True
         if kind == "429":
-            headers = {"Retry-After": str(config.retry_after_seconds)}
+            headers = {"Retry-After": f"{config.retry_after_seconds:g}"}
             await _send_json(send, 429, _fault_body(route, 429, scope), headers)
         elif kind == "5xx":
             await _send_json(send, config.status_5xx, _fault_body(route, config.status_5xx, scope))
@@ -86,6 +100,24 @@ class FaultsAndCounters:
                 send, 200, {"version": "1.18", "time": int(time.time()), "error": code}
             )
         return True
+
+
+async def _received_in_full(receive: Receive) -> Receive:
+    """Read the whole request body now; a ``receive`` that hands it out again, then waits on
+    the real one (which reports the disconnect of a client that gave up)."""
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+
+    async def replay() -> Message:
+        if messages:
+            return messages.pop(0)
+        return await receive()
+
+    return replay
 
 
 def _fault_body(route: str, status: int, scope: Scope) -> dict[str, Any]:

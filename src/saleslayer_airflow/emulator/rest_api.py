@@ -6,12 +6,20 @@ import base64
 import binascii
 import hmac
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from saleslayer_airflow.emulator.attribute_sets import (
+    V1_PROPERTIES,
+    V2_PROPERTIES,
+    attribute_sets,
+    v1_record,
+    v2_record,
+)
 from saleslayer_airflow.emulator.catalog import (
     RefResolver,
     apply_fields,
@@ -75,6 +83,7 @@ class RestApi:
         settings = self.state.settings.rest
         try:
             api_key = self._authenticate(request)
+            self._check_access(request.method)
             retry_after = self.state.limiter.hit(api_key)
             if retry_after is not None:
                 self.state.stats.rate_limited()
@@ -105,8 +114,30 @@ class RestApi:
                 return key
         raise RestError(401, "The X-API-KEY header holds no valid API key of this account")
 
+    def _check_access(self, method: str) -> None:
+        """403 when the account's REST feature is off, or its writes are (``rest.access``)."""
+        access = self.state.settings.rest.access
+        if access == "disabled":
+            raise RestError(
+                403,
+                "The Catalog REST API feature is disabled for this account: ask Sales Layer "
+                "support to enable it",
+            )
+        if access == "read_only" and method not in ("GET", "HEAD"):
+            raise RestError(
+                403,
+                f"Writes through the Catalog REST API are disabled for this account ({method} "
+                "refused): ask Sales Layer support to enable them",
+            )
+
     async def _dispatch(self, request: Request, resource: Resource) -> Response:
         method = request.method
+        if resource.attribute_sets is not None:
+            if method != "GET":
+                raise RestError(
+                    405, f"{method} is not allowed: the emulator serves attribute sets read-only"
+                )
+            return self._attribute_sets(request, resource)
         if resource.metadata:
             if method != "GET":
                 raise RestError(405, f"{method} is not allowed on $metadata")
@@ -197,10 +228,11 @@ class RestApi:
         assert table is not None
         culture_of(self.state.tenant, request.headers.get("accept-language"))
         record = self._render(table, [self._live(resource)])[0]
-        selected = self._select(table, record, request.query_params.get("$select"))
+        selected = self._select(record, request.query_params.get("$select"))
         return JSONResponse(selected)
 
-    def _select(self, table: TableSpec, record: dict[str, Any], select: str | None) -> Any:
+    @staticmethod
+    def _select(record: dict[str, Any], select: str | None) -> Any:
         if not select:
             return record
         names = [n.strip() for n in select.split(",") if n.strip()]
@@ -221,6 +253,29 @@ class RestApi:
     def _list(self, request: Request, resource: Resource) -> Response:
         table = resource.table
         assert table is not None
+
+        def expand(page: list[dict[str, Any]], nav: str) -> None:
+            self._expand(table, page, nav)
+
+        return self._page(
+            request,
+            known=self._known_properties(table),
+            id_field=table.id_field,
+            source=lambda compiled: self._render(table, self._candidates(table, compiled)),
+            expand=expand,
+        )
+
+    def _page(
+        self,
+        request: Request,
+        *,
+        known: set[str],
+        id_field: str,
+        source: Callable[[Filter | None], list[dict[str, Any]]],
+        expand: Callable[[list[dict[str, Any]], str], None] | None,
+    ) -> Response:
+        """One page of a list with the OData options: ``source`` gives the candidate records
+        (it may use the filter to narrow them), ``expand`` adds a navigation collection."""
         culture = culture_of(self.state.tenant, request.headers.get("accept-language"))
         options = self._options(request)
         limit = self._page_size(options)
@@ -229,34 +284,35 @@ class RestApi:
         orderby = options.get("$orderby")
         if after is not None and orderby:
             raise RestError(400, "$skipToken cannot be combined with $orderby")
-        known = self._known_properties(table)
         for name in (options.get("$select") or "").split(","):
             if name.strip() and name.strip() not in known:
                 raise RestError(400, f"Invalid attribute name in $select: {name.strip()}")
         compiled = self._compile(options["$filter"], known) if "$filter" in options else None
-        records = self._render(table, self._candidates(table, compiled))
+        records = source(compiled)
         if compiled is not None:
             records = [r for r in records if compiled.matches(r, culture)]
         if orderby:
             records = self._order(records, orderby, known, culture)
         total = len(records)
         if after is not None:
-            records = [r for r in records if r[table.id_field] > after]
+            records = [r for r in records if r[id_field] > after]
         remaining = records[skip:]
         page = remaining[:limit]
-        expand = options.get("$expand")
-        if expand:
-            self._expand(table, page, expand)
+        nav = options.get("$expand")
+        if nav:
+            if expand is None:
+                raise RestError(400, f"Cannot $expand {nav} here")
+            expand(page, nav)
         select = options.get("$select")
-        if select and expand:
-            select = f"{select},{expand},{expand}@count"
+        if select and nav:
+            select = f"{select},{nav},{nav}@count"
         body: dict[str, Any] = {
-            "value": [self._select(table, r, select) for r in page],
+            "value": [self._select(r, select) for r in page],
             "@count": total,
             "@readLink": str(request.url),
         }
         if page and len(remaining) > len(page):
-            body["@nextLink"] = self._next_link(request, options, table, page, skip)
+            body["@nextLink"] = self._next_link(request, options, id_field, page, skip)
         return JSONResponse(body)
 
     def _page_size(self, options: dict[str, str]) -> int:
@@ -357,7 +413,7 @@ class RestApi:
         self,
         request: Request,
         options: dict[str, str],
-        table: TableSpec,
+        id_field: str,
         page: list[dict[str, Any]],
         skip: int,
     ) -> str:
@@ -369,10 +425,33 @@ class RestApi:
         if options.get("$orderby"):
             params["$skip"] = str(skip + len(page))
         else:
-            params["$skiptoken"] = _encode_token(page[-1][table.id_field])
+            params["$skiptoken"] = _encode_token(page[-1][id_field])
             params = {("$skipToken" if k == "$skiptoken" else k): v for k, v in params.items()}
         base = str(request.url).split("?")[0]
         return f"{base}?{urlencode(params, safe='$,()')}"
+
+    def _attribute_sets(self, request: Request, resource: Resource) -> Response:
+        tenant = self.state.tenant
+        specs = attribute_sets(tenant)
+        v2 = resource.attribute_sets == "v2"
+        id_field = "id" if v2 else "typ_id"
+        records = [v2_record(spec) if v2 else v1_record(tenant, spec) for spec in specs]
+        if resource.set_key is not None:
+            culture_of(tenant, request.headers.get("accept-language"))
+            if resource.set_key == "default":
+                found = [r for r, spec in zip(records, specs, strict=True) if spec.default]
+            else:
+                found = [r for r in records if r[id_field] == resource.set_key]
+            if not found:
+                raise RestError(404, f"Attribute set {resource.set_key} not found")
+            return JSONResponse(self._select(found[0], request.query_params.get("$select")))
+        return self._page(
+            request,
+            known=set(V2_PROPERTIES if v2 else V1_PROPERTIES),
+            id_field=id_field,
+            source=lambda _: records,
+            expand=None,
+        )
 
     def _metadata(self, request: Request, resource: Resource) -> Response:
         tenant = self.state.tenant

@@ -28,6 +28,10 @@ class Resource:
     item_id: int | None = None
     metadata: bool = False
     all_custom: bool = False
+    attribute_sets: str | None = None
+    """``v1`` (``AttributeSets``) or ``v2`` (``v2/AttributeSets``): the read-only sets."""
+    set_key: int | str | None = None
+    """The attribute set named: an id, or ``default`` (v2 only)."""
 
     def collection_path(self) -> str:
         """The path of the table's collection relative to the base (for Location headers)."""
@@ -67,6 +71,19 @@ def _custom(tenant: Tenant, denominator: str, first: str, rest: list[str]) -> Re
     raise RestError(404, f"Unknown path below {first}: /{'/'.join(rest)}")
 
 
+def _attribute_sets(segments: list[str], version: str, first: str) -> Resource:
+    match = _SET.match(segments[0]) if len(segments) == 1 else None
+    if match is None or match.group("name").lower() != "attributesets":
+        shown = "/".join(segments)
+        raise RestError(404, f"Unknown path {first}/{shown}: only AttributeSets is served there")
+    key = match.group("key")
+    if key is None:
+        return Resource(table=None, attribute_sets=version)
+    if version == "v2" and key.strip("'").lower() == "default":
+        return Resource(table=None, attribute_sets=version, set_key="default")
+    return Resource(table=None, attribute_sets=version, set_key=_key(key))
+
+
 def resolve(tenant: Tenant, subpath: str) -> Resource:
     """The resource a path below the base names, or :class:`RestError` (404 for unknown sets)."""
     segments = [s for s in subpath.strip("/").split("/") if s]
@@ -75,6 +92,10 @@ def resolve(tenant: Tenant, subpath: str) -> Resource:
     if segments == ["$metadata"]:
         return Resource(table=None, metadata=True)
     first, rest = segments[0], segments[1:]
+    if first.lower() == "v2":
+        return _attribute_sets(rest, "v2", first)
+    if first.lower().split("(")[0] == "attributesets":
+        return _attribute_sets(segments, "v1", first)
     if first.lower() in ("customentities", "customentity"):
         if rest == ["$metadata"]:
             return Resource(table=None, metadata=True, all_custom=True)

@@ -53,7 +53,9 @@ class RouteFaults(_Strict):
     share_error_14: float = Field(default=0.0, ge=0.0, le=1.0)
     status_5xx: int = Field(default=503, ge=500, le=599)
     slow_seconds: float = Field(default=5.0, ge=0.0)
-    retry_after_seconds: int = Field(default=1, ge=0)
+    retry_after_seconds: float = Field(default=1, ge=0)
+    """``Retry-After`` of fault 429s. HTTP allows whole seconds only; a fraction (``0.2``) is
+    sent as written, for quick tests and soaks only (a client must accept decimal seconds)."""
     job_failure_share: float = Field(default=0.0, ge=0.0, le=1.0)
     """Tracking only: the share of accepted imports whose job ends in ``error`` (nothing written);
     drawn from a second ``random.Random(seed)`` so request faults do not shift it."""
@@ -136,6 +138,9 @@ class RestSettings(_Strict):
     missing_product_status: Literal[400, 404] = 400
     error_body: Literal["problem", "string"] = "problem"
     check_custom_links: bool = True
+    access: Literal["read_write", "read_only", "disabled"] = "read_write"
+    """The account's REST feature: ``read_only`` answers writes 403, ``disabled`` every call
+    (after authentication: a wrong key is still 401)."""
 
 
 class EmulatorSettings(_Strict):

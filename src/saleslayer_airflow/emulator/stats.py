@@ -12,6 +12,7 @@ class RequestStats:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._in_flight = 0
         self.reset()
 
     def reset(self) -> None:
@@ -28,6 +29,16 @@ class RequestStats:
         with self._lock:
             self._routes[route] += 1
             self._endpoints[endpoint] += 1
+
+    def started(self) -> None:
+        """One API request is being handled (kept across :meth:`reset`)."""
+        with self._lock:
+            self._in_flight += 1
+
+    def finished(self) -> None:
+        """One API request's handler returned."""
+        with self._lock:
+            self._in_flight -= 1
 
     def status(self, route: str, status: int) -> None:
         """Count one answer."""
@@ -57,4 +68,5 @@ class RequestStats:
                 "faults": dict(self._faults),
                 "rate_limited_429": self._rate_limited,
                 "total_429": self._rate_limited + fault_429,
+                "in_flight": self._in_flight,
             }

@@ -341,6 +341,11 @@ class Storage:
             params = (connector,)
         return [_job(row) for row in self._query(sql + " ORDER BY created, id", params)]
 
+    def job_counts(self) -> dict[str, int]:
+        """How many jobs are in each status."""
+        rows = self._query("SELECT status, count(*) AS n FROM jobs GROUP BY status")
+        return {row["status"]: int(row["n"]) for row in rows}
+
     # signatures --------------------------------------------------------------------------
 
     def remember_unique(self, code: str, unique: str, now: float, window: float) -> bool:

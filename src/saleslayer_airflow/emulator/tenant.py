@@ -108,6 +108,17 @@ class ConnectorSpec(_Strict):
     overwrite: bool = False
 
 
+class AttributeSetSpec(_Strict):
+    """One attribute set (legacy name "family"): which product and variant attributes its
+    layouts show. Read-only in the emulator (``AttributeSets`` and ``v2/AttributeSets``)."""
+
+    id: int = Field(ge=1)
+    title: str = Field(min_length=1)
+    default: bool = False
+    product_fields: tuple[str, ...] = ()
+    variant_fields: tuple[str, ...] = ()
+
+
 class Tenant(_Strict):
     """The whole account model."""
 
@@ -118,6 +129,8 @@ class Tenant(_Strict):
     api_keys: tuple[str, ...] = Field(default=(), repr=False)
     connectors: tuple[ConnectorSpec, ...] = ()
     tables: tuple[TableSpec, ...]
+    attribute_sets: tuple[AttributeSetSpec, ...] = ()
+    """None given: one default set showing every product and variant attribute."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Tenant:
@@ -131,7 +144,25 @@ class Tenant(_Strict):
             raise ValueError(f"two tables share an import name: {names}")
         for table in self.tables:
             self._check_table(table, set(names))
+        self._check_attribute_sets()
         return self
+
+    def _check_attribute_sets(self) -> None:
+        ids = [s.id for s in self.attribute_sets]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"two attribute sets share an id: {ids}")
+        if sum(s.default for s in self.attribute_sets) > 1:
+            raise ValueError("more than one attribute set is marked default")
+        for kind, attr in (("product", "product_fields"), ("variant", "variant_fields")):
+            table = next((t for t in self.tables if t.kind == kind), None)
+            known = set(table.field_map) if table else set()
+            for spec in self.attribute_sets:
+                unknown = [name for name in getattr(spec, attr) if name not in known]
+                if unknown:
+                    raise ValueError(
+                        f"attribute set {spec.id}: {attr} names {unknown}, which are not "
+                        f"attributes of the {kind} table"
+                    )
 
     def _check_table(self, table: TableSpec, names: set[str]) -> None:
         reserved = {

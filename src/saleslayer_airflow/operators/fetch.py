@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import Context
 
@@ -14,9 +13,10 @@ from saleslayer_airflow.operators.base import ConnectorStageOperator
 if TYPE_CHECKING:
     import jinja2
 
-    from saleslayer_airflow.config.sources import ApiSource
+    from saleslayer_airflow.config.sources import ApiSource, MissingExport
     from saleslayer_airflow.sources.base import LandedFile
-    from saleslayer_airflow.sources.history import LastFetch
+    from saleslayer_airflow.sources.errors import ExportMissingError
+    from saleslayer_airflow.sources.history import LastFetch, RemoteState
 
 
 class FetchSourceOperator(ConnectorStageOperator):
@@ -28,18 +28,28 @@ class FetchSourceOperator(ConnectorStageOperator):
         {"connector_id": str, "run_folder": "<URI>", "fingerprint": "<sha256 hex>",
          "files": [{"path": "<URI in landed/>", "name": str, "source": "<URL, no credentials>",
                     "size": int, "sha256": str, "remote_mtime": "<ISO-8601 UTC>" | None,
-                    "etag": str | None}]}
+                    "etag": str | None, "file": "<name in source.files>" | None}]}
 
-    **Unchanged exports.** ``fingerprint`` is a SHA-256 over the files' sizes and checksums. The
-    fetch that hands an export on records it in ``<base>/<connector>/_state/last_fetch.json``
-    (:mod:`saleslayer_airflow.sources.history`); a later run that lands the same fingerprint is
-    skipped (AirflowSkipException, so the downstream tasks are skipped) unless the connector's
+    **Named files.** A source with ``files: {categories: ..., products: ...}`` lands every named
+    file in ``landed/<name>/`` and tags it with ``"file": "<name>"``; the split stage feeds each
+    table only the files its ``file:`` names.
+
+    **Unchanged exports.** ``fingerprint`` is a SHA-256 over all the files' sizes and checksums.
+    The fetch that hands an export on records it, with what the server said about each file
+    (URL, size, mtime, ETag), in ``<base>/<connector>/_state/last_fetch.json``
+    (:mod:`saleslayer_airflow.sources.history`). A later run is skipped (AirflowSkipException,
+    so the downstream tasks are skipped) when the server says nothing changed, before any
+    download (HTTP: conditional GET answered 304 for every file; FTP/FTPS/SFTP: the same files
+    with the same size and mtime), or when it lands the same fingerprint; unless the connector's
     ``force`` or the run's ``force`` param is true. A retry of the run that wrote the record is
     never skipped.
 
-    **Missing export** (``source.on_missing``): ``fail`` fails the task at once with the
-    connection id, the path or URL and what to check; ``skip`` skips the run; ``wait`` looks
-    again every ``poke_interval`` until ``timeout``, then fails (a sensor in poke mode).
+    **Missing export** (``source.on_missing``, per file for named files): ``fail`` fails the task
+    at once with the connection id, the path or URL (and the file's name) and what to check;
+    ``skip`` skips the run; ``wait`` defers the task on a timer (:mod:`sources.recheck`, no
+    worker held meanwhile) and looks again every ``poke_interval``, until ``timeout`` after the
+    first look, then fails naming the connection, the path and the timeout (or skips the run,
+    with ``on_timeout: skip``).
 
     **Errors.** Terminal errors (credentials refused, an HTML page instead of the export, a
     missing export, a 4xx) fail the task without retries (AirflowFailException); transient ones
@@ -77,10 +87,36 @@ class FetchSourceOperator(ConnectorStageOperator):
         super().render_template_fields(context, jinja_env)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        return self._import(context, first_look=None)
+
+    def look_again(
+        self, context: Context, event: Any = None, first_look: str | None = None
+    ) -> dict[str, Any]:
+        """Resume after an ``on_missing: wait`` deferral: look for the export again.
+
+        The time of the first look comes in the method kwargs (Airflow's triggerer) or in the
+        trigger's event (``dag.test()`` passes only the event).
+        """
+        if first_look is None and isinstance(event, dict):
+            first_look = event.get("first_look")
+        return self._import(context, first_look=first_look)
+
+    def _import(self, context: Context, first_look: str | None) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        try:
+            return self._import_once(context, first_look)
+        except AirflowSkipException as skip:
+            # The report task says why the run was skipped, in these words.
+            context["ti"].xcom_push(key="skip_reason", value=str(skip))
+            raise
+
+    def _import_once(self, context: Context, first_look: str | None) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from saleslayer_airflow import staging
         from saleslayer_airflow.exceptions import TerminalError
+        from saleslayer_airflow.sources.errors import ExportUnchanged
         from saleslayer_airflow.sources.fingerprint import combined_fingerprint
         from saleslayer_airflow.sources.history import FetchHistory
 
@@ -90,29 +126,41 @@ class FetchSourceOperator(ConnectorStageOperator):
         run_folder = staging.run_folder(base, config.id, run_id)
         history = FetchHistory(staging.connector_folder(base, config.id))
         last = history.read()
+        force = config.force or bool(context["params"].get("force"))
+        # A retry of the run that wrote the record is never skipped, nor is a forced run.
+        compare_with = last if last is not None and last.run_id != run_id else None
+        previous = None if force or compare_with is None else compare_with.remote()
         started = datetime.now(UTC)
         try:
-            files = self._fetch_or_wait(context, run_folder, last)
+            files = self._fetch_or_wait(context, run_folder, last, previous, first_look)
+        except ExportUnchanged as unchanged:
+            since = f" (run {last.run_id!r}, {last.recorded_at})" if last else ""
+            raise AirflowSkipException(
+                f"Export unchanged on the server, not downloaded: {unchanged}{since}. Trigger "
+                "with param force=true (or set `force: true` in the connector) to import it again"
+            ) from None
         except TerminalError as exc:
             raise AirflowFailException(str(exc)) from exc
 
         fingerprint = combined_fingerprint(files)
-        force = config.force or bool(context["params"].get("force"))
         for landed in files:
             self.log.info(
-                "Landed %s from %s: %d bytes, sha256 %s, remote mtime %s, ETag %s",
-                landed.name, landed.source, landed.size, landed.sha256,
-                landed.remote_mtime, landed.etag,
+                "Landed %s%s from %s: %d bytes, sha256 %s, remote mtime %s, ETag %s",
+                landed.name, f" (file {landed.file!r})" if landed.file else "", landed.source,
+                landed.size, landed.sha256, landed.remote_mtime, landed.etag,
             )  # fmt: skip
-        if last and last.fingerprint == fingerprint and last.run_id != run_id:
+        if compare_with is not None and compare_with.fingerprint == fingerprint:
             if not force:
                 raise AirflowSkipException(
                     f"Export unchanged: fingerprint {fingerprint[:12]} equals that of run "
-                    f"{last.run_id!r} ({last.recorded_at}); nothing to import. Trigger with "
-                    "param force=true (or set `force: true` in the connector) to import it again"
+                    f"{compare_with.run_id!r} ({compare_with.recorded_at}); nothing to import. "
+                    "Trigger with param force=true (or set `force: true` in the connector) to "
+                    "import it again"
                 )
-            self.log.info("Export unchanged since run %s; importing anyway (force)", last.run_id)
-        history.record(fingerprint, run_id, started)
+            self.log.info(
+                "Export unchanged since run %s; importing anyway (force)", compare_with.run_id
+            )
+        history.record(fingerprint, run_id, started, files)
         self._clean_old_runs(base, run_id)
         return {
             "connector_id": config.id,
@@ -122,34 +170,64 @@ class FetchSourceOperator(ConnectorStageOperator):
         }
 
     def _fetch_or_wait(
-        self, context: Context, run_folder: Any, last: LastFetch | None
+        self,
+        context: Context,
+        run_folder: Any,
+        last: LastFetch | None,
+        previous: dict[str, RemoteState] | None,
+        first_look: str | None,
     ) -> list[LandedFile]:
-        """Fetch once; on a missing export apply ``on_missing`` (fail, skip, or poke and wait)."""
+        """Fetch once; on a missing export apply ``on_missing``: fail, skip, or defer on a timer
+        and look again (:meth:`look_again`) until ``timeout`` after the first look."""
         from airflow.sdk.exceptions import AirflowSkipException
 
         from saleslayer_airflow.config.sources import MissingPolicy
-        from saleslayer_airflow.sources.errors import ExportMissingError, ExportWaitTimeoutError
+        from saleslayer_airflow.sources.errors import ExportMissingError
 
-        source = self.typed_source()
-        policy = source.on_missing
-        started = time.monotonic()
-        while True:
-            try:
-                return self._fetch_once(context, run_folder, last)
-            except ExportMissingError as missing:
-                if policy.policy is MissingPolicy.SKIP:
-                    raise AirflowSkipException(
-                        f"Skipping the run (on_missing: skip): {missing}"
-                    ) from None
-                if policy.policy is MissingPolicy.FAIL:
-                    raise
-                waited = time.monotonic() - started
-                remaining = policy.timeout.total_seconds() - waited
-                if remaining <= 0:
-                    raise ExportWaitTimeoutError(missing, waited) from None
-                pause = min(policy.poke_interval.total_seconds(), remaining)
-                self.log.info("Export not there yet (%s); looking again in %.0fs", missing, pause)
-                time.sleep(pause)
+        policy = self.typed_source().on_missing
+        try:
+            return self._fetch_once(context, run_folder, last, previous)
+        except ExportMissingError as missing:
+            if policy.policy is MissingPolicy.SKIP:
+                raise AirflowSkipException(
+                    f"Skipping the run (on_missing: skip): {missing}"
+                ) from None
+            if policy.policy is MissingPolicy.FAIL:
+                raise
+            self._defer_or_give_up(missing, policy, first_look)
+
+    def _defer_or_give_up(
+        self, missing: ExportMissingError, policy: MissingExport, first_look: str | None
+    ) -> NoReturn:
+        """Defer until the next look (the worker is free meanwhile), or raise
+        ExportWaitTimeoutError once ``timeout`` has passed since the first look."""
+        from saleslayer_airflow.sources.errors import ExportWaitTimeoutError, seconds
+        from saleslayer_airflow.sources.recheck import LookAgainTrigger
+
+        now = datetime.now(UTC)
+        first = datetime.fromisoformat(first_look) if first_look else now
+        waited = (now - first).total_seconds()
+        timeout = policy.timeout.total_seconds()
+        if waited >= timeout:
+            gave_up = ExportWaitTimeoutError(missing, waited, timeout)
+            if policy.on_timeout == "skip":
+                from airflow.sdk.exceptions import AirflowSkipException
+
+                raise AirflowSkipException(
+                    f"Skipping the run (on_missing.on_timeout: skip): {gave_up}"
+                ) from None
+            raise gave_up from None
+        pause = min(policy.poke_interval.total_seconds(), timeout - waited)
+        self.log.info(
+            "Export not there yet (%s); waited %s of %s, looking again in %s "
+            "(deferred: no worker is held meanwhile)",
+            missing, seconds(waited), seconds(timeout), seconds(pause),
+        )  # fmt: skip
+        self.defer(
+            trigger=LookAgainTrigger(now + timedelta(seconds=pause), first.isoformat()),
+            method_name="look_again",
+            kwargs={"first_look": first.isoformat()},
+        )
 
     def typed_source(self) -> Any:
         """The rendered `source:` section, checked against its model."""
@@ -160,7 +238,11 @@ class FetchSourceOperator(ConnectorStageOperator):
         return TypeAdapter(Source).validate_python(self.source)
 
     def _fetch_once(
-        self, context: Context, run_folder: Any, last: LastFetch | None
+        self,
+        context: Context,
+        run_folder: Any,
+        last: LastFetch | None,
+        previous: dict[str, RemoteState] | None,
     ) -> list[LandedFile]:
         from saleslayer_airflow import staging
         from saleslayer_airflow.config.sources import ApiSource, HttpSource, SftpSource
@@ -174,16 +256,16 @@ class FetchSourceOperator(ConnectorStageOperator):
         if isinstance(source, HttpSource):
             from saleslayer_airflow.sources.http import fetch_http
 
-            return fetch_http(source, landed)
+            return fetch_http(source, landed, previous)
         if isinstance(source, SftpSource):
             from saleslayer_airflow.sources.sftp import sftp_server
 
             with sftp_server(source.conn_id) as sftp:
-                return fetch_from_server(sftp, source, landed)
+                return fetch_from_server(sftp, source, landed, previous)
         from saleslayer_airflow.sources.ftp import ftp_server
 
         with ftp_server(source.conn_id, tls=source.kind == "ftps") as ftp:
-            return fetch_from_server(ftp, source, landed)
+            return fetch_from_server(ftp, source, landed, previous)
 
     def _fetch_api(
         self, source: ApiSource, context: Context, run_folder: Any, last: LastFetch | None
@@ -246,9 +328,13 @@ def export_date_for(context: Context) -> date | None:
 
 
 def _empty(folder: Any) -> None:
+    """Remove the files of ``folder`` and its sub-folders (named files land in sub-folders)."""
     if folder.exists():
         for child in folder.iterdir():
-            if child.is_file():
+            if child.is_dir():
+                _empty(child)
+                child.rmdir()
+            elif child.is_file():
                 child.unlink()
 
 

@@ -26,7 +26,9 @@ def export_datetime(context: Context) -> datetime:
 
 
 class PushTableOperator(ConnectorStageOperator):
-    """Upsert the staged items of one table, by reference, through the connector's target.
+    """Upsert the staged items of one table, by reference, through the connector's target:
+    the Import Connector API (``transport: connector_api``, the default) or the Catalog REST API
+    (``transport: rest``; the Sales Layer id of each item is kept in the state store).
 
     Only items whose content changed since the last push are sent (all of them with
     ``target.overwrite``); an item whose data comes from an export older than what Sales Layer
@@ -35,9 +37,15 @@ class PushTableOperator(ConnectorStageOperator):
     nothing acknowledged. With ``dry_run`` (connector or run param) nothing is written and the
     result lists, per table, what would change with a sample of the changed fields.
 
+    Items Sales Layer does not create (a connector that only imports existing items) are
+    ``skipped``: counted, not recorded as pushed, and sent again next run. While it runs, the
+    task publishes its progress (batches done, items sent) in Airflow's task state store under
+    the key ``progress``.
+
     Returns (XCom) the table's balanced counts and ``status``; when sending fails, the counts
-    are pushed all the same (unsent items as ``failed``) and the error is raised: transient
-    errors are retried by Airflow, terminal ones fail the task at once.
+    are pushed all the same (unsent items as ``failed``) with the ``error``, and the error is
+    raised: transient errors are retried by Airflow, terminal ones fail the task at once (a
+    deletion refused by the safety limit among them, its reason in the result).
 
     :param table: the connector's table key (``products``, ``brands``, ...).
     """
@@ -53,15 +61,14 @@ class PushTableOperator(ConnectorStageOperator):
         from airflow.sdk import ObjectStoragePath
         from airflow.sdk.exceptions import AirflowFailException
 
-        from saleslayer_airflow.config.target import Transport
         from saleslayer_airflow.exceptions import TerminalError
-        from saleslayer_airflow.push.deletions import DeletionRefused
-        from saleslayer_airflow.push.items import read_items
+        from saleslayer_airflow.push.items import read_items, read_references
         from saleslayer_airflow.push.pipeline import PushInterrupted, PushOptions, push_table
+        from saleslayer_airflow.push.progress import ProgressPublisher
+        from saleslayer_airflow.push.targets import open_target
         from saleslayer_airflow.state import StateStore
 
         config = self.connector_config
-        table = config.tables[self.table]
         split = context["ti"].xcom_pull(task_ids=SPLIT_TASK) or {}
         staged = (split.get("tables") or {}).get(self.table)
         if not staged:
@@ -70,12 +77,6 @@ class PushTableOperator(ConnectorStageOperator):
                 f"{self.table!r}; see that task's log"
             )
         dry_run = config.target.dry_run or bool(context["params"].get("dry_run"))
-        if config.target.transport is not Transport.CONNECTOR_API:
-            raise AirflowFailException(
-                f"connector {self.connector_id!r}: pushing through transport "
-                f"{config.target.transport.value!r} is not available yet; use "
-                "`transport: connector_api` (the Import Connector API)"
-            )
         options = PushOptions(
             connector_id=config.id,
             table=self.table,
@@ -88,25 +89,36 @@ class PushTableOperator(ConnectorStageOperator):
         )
         store = StateStore.open()
         staged_path = ObjectStoragePath(staged["path"])
-        items = read_items(staged_path, self.table, table)
+        progress = ProgressPublisher(_task_state_store(context), self.table, log=self.log)
         try:
             # Planned (and refused past the safety limit) before anything is sent.
             deletions = self._plan_deletions(store, staged_path, options)
-            with self._client() as client:
-                from saleslayer_airflow.push.transports import ConnectorApiTransport
-
-                send = ConnectorApiTransport(
-                    client, table.import_table(self.table), table.reference_field
+            with open_target(config, self.table, store, options) as target:
+                items = target.order(read_items(staged_path, self.table, self.config_table))
+                counts = push_table(
+                    items, store, options, target.send, split=target.split, progress=progress
                 )
-                counts = push_table(items, store, options, send)
                 if deletions is not None:
                     try:
-                        counts.deleted = self._delete(deletions, store, client, options)
+                        counts.deleted = self._delete(deletions, store, target, options)
                     except Exception as exc:
                         # The upserts are done and checkpointed: report them, and the retry
                         # resumes the deletions where the acknowledged batches stopped.
                         raise PushInterrupted(counts, exc) from exc
-        except DeletionRefused as refused:
+        except TerminalError as refused:
+            # Before anything was sent (a deletion refused by the safety limit, a table the
+            # transport cannot write, a connection missing): every item of the table is unsent,
+            # and the report says why.
+            unsent = len(read_references(staged_path))
+            result = {
+                "items": unsent,
+                "failed": unsent,
+                "status": "not pushed",
+                "table": self.table,
+                "error": str(refused),
+            }
+            context["ti"].xcom_push(key="return_value", value=result)
+            progress.finish("not pushed", None)
             raise AirflowFailException(str(refused)) from refused
         except PushInterrupted as stopped:
             # The cause's message names the connection, table and URL, never a secret (the
@@ -117,18 +129,23 @@ class PushTableOperator(ConnectorStageOperator):
                 "error": str(stopped.cause),
             }
             context["ti"].xcom_push(key="return_value", value=result)
+            progress.finish("failed", stopped.counts)
             self.log.error("push of %s stopped: %s", self.table, result)
             if isinstance(stopped.cause, TerminalError):
                 raise AirflowFailException(str(stopped.cause)) from stopped.cause
             raise stopped.cause from None
         finally:
             store.close()
-        result = counts.as_dict() | {
-            "status": "dry run" if dry_run else "pushed",
-            "table": self.table,
-        }
+        status = "dry run" if dry_run else "pushed"
+        progress.finish(status, counts)
+        result = counts.as_dict() | {"status": status, "table": self.table}
         self.log.info("push of %s: %s", self.table, result)
         return result
+
+    @property
+    def config_table(self) -> Any:
+        """This task's table mapping."""
+        return self.connector_config.tables[self.table]
 
     def _plan_deletions(self, store: Any, staged_path: Any, options: Any) -> Any:
         """The deletions of this run (None when the connector does not delete)."""
@@ -141,7 +158,7 @@ class PushTableOperator(ConnectorStageOperator):
         deletions = self.connector_config.target.deletions
         if not deletions.enabled:
             return None
-        if deletions.action is DeletionAction.STATUS and self._status_field() is None:
+        if deletions.action is DeletionAction.STATUS and self.status_field() is None:
             raise AirflowFailException(
                 f"connector {self.connector_id!r}, table {self.table!r}: deletions with action "
                 "status need the status field's name; set the table's reference_field to "
@@ -166,43 +183,36 @@ class PushTableOperator(ConnectorStageOperator):
         )
         return plan
 
-    def _status_field(self) -> str | None:
+    def status_field(self) -> str | None:
+        """The Import Connector status field of this table (``prod_stat``), if it is known."""
         from saleslayer_airflow.push.transports import status_field
 
         table = self.connector_config.tables[self.table]
         return status_field(table.resolved_kind(self.table).value, table.reference_field)
 
-    def _delete(self, plan: Any, store: Any, client: Any, options: Any) -> int:
+    def _delete(self, plan: Any, store: Any, target: Any, options: Any) -> int:
+        """Apply the planned deletions through the target; how many were deleted."""
         from saleslayer_airflow.config.target import DeletionAction
         from saleslayer_airflow.push.deletions import apply_deletions
-        from saleslayer_airflow.push.transports import ConnectorApiDeletions
 
-        table = self.connector_config.tables[self.table]
         deletions = self.connector_config.target.deletions
         status = None
         if deletions.action is DeletionAction.STATUS:
-            status = (str(self._status_field()), str(deletions.status_value))
-        send = ConnectorApiDeletions(
-            client, table.import_table(self.table), table.reference_field, status=status
-        )
+            status = str(deletions.status_value)
         return apply_deletions(
             plan,
             store,
             run_id=options.run_id,
             export_date=options.export_date,
             batch_size=options.batch_size,
-            send=send,
+            send=target.deletions(status),
             dry_run=options.dry_run,
         )
 
-    def _client(self) -> Any:
-        from saleslayer_airflow.saleslayer.batching import BatchLimits
-        from saleslayer_airflow.saleslayer.connector_api import ConnectorApiOptions
-        from saleslayer_airflow.saleslayer.hook import SalesLayerHook
 
-        target = self.connector_config.target
-        limits = BatchLimits(
-            max_items=target.batch_size, max_bytes=int(target.max_payload_mb * 1024 * 1024)
-        )
-        hook = SalesLayerHook(saleslayer_conn_id=target.conn_id)
-        return hook.get_connector_api_client(ConnectorApiOptions(limits=limits))
+def _task_state_store(context: Context) -> Any:
+    """Airflow's task state store of this task instance (None in an Airflow without it)."""
+    try:
+        return context["task_state_store"]
+    except KeyError:
+        return None

@@ -9,6 +9,7 @@ from airflow.sdk import Context
 
 from saleslayer_airflow.operators.base import ConnectorStageOperator
 from saleslayer_airflow.plan import FETCH_TASK, SPLIT_TASK, push_task_id
+from saleslayer_airflow.ui.links import RunReportLink
 
 REPORT_TEXT_FILE = "report.txt"
 
@@ -16,9 +17,10 @@ REPORT_TEXT_FILE = "report.txt"
 class ImportReportOperator(ConnectorStageOperator):
     """Sum up the run per table and say where every item read ended up.
 
-    ``read = created + updated + unchanged + stale + rejected + merged + failed`` per table,
-    checked in code (see :mod:`saleslayer_airflow.report.summary`). The report is written to the
-    run folder as ``report.json`` and ``report.txt``, logged as one block and returned as XCom.
+    ``read = created + updated + unchanged + stale + skipped + rejected + merged + failed`` per
+    table, checked in code (see :mod:`saleslayer_airflow.report.summary`). The report is written
+    to the run folder as ``report.json`` and ``report.txt``, logged as one block and returned as
+    XCom.
     It runs whatever the pushes did (trigger rule ``all_done``): a failed table shows as failed.
 
     It also closes the run's books: when the run imported everything, the export's fingerprint
@@ -27,11 +29,13 @@ class ImportReportOperator(ConnectorStageOperator):
 
     As the DAG's only leaf it decides the run's colour: when an earlier task failed, it fails
     too (after writing what it could), so a run that did not import never shows as a success.
-    An unchanged export (the fetch skipped) leaves it skipped and the run green.
+    An unchanged export (the fetch skipped) leaves it skipped and the run green, with a
+    ``report.json`` saying ``skipped`` and why.
     """
 
     stage = "report"
     ui_color = "#f3e8fd"
+    operator_extra_links = (RunReportLink(),)
 
     def execute(self, context: Context) -> Any:
         from airflow.sdk.exceptions import AirflowSkipException
@@ -52,15 +56,15 @@ class ImportReportOperator(ConnectorStageOperator):
             if failed:
                 history.forget(run_id)
                 raise self._run_failed(failed)
-            raise AirflowSkipException(
-                "Nothing to report: the fetch found the export unchanged or missing, so nothing "
-                "was imported (see the fetch_source task)"
-            )
+            reason = self._skip_reason(context, history)
+            self._write_skipped(base, run_id, reason)
+            raise AirflowSkipException(f"Nothing to report: {reason}")
         dry_run = config.target.dry_run or bool(context["params"].get("dry_run"))
         pushes = {table: ti.xcom_pull(task_ids=push_task_id(table)) for table in config.tables}
         report = build_report(config.id, run_id, split, pushes, dry_run=dry_run)
-        if not report.succeeded or dry_run:
-            # The export was not (or not really) imported: let the next run take it again.
+        if not report.succeeded or dry_run or any(t.skipped for t in report.tables):
+            # The export was not (or not wholly) imported: let the next run take it again, so
+            # items Sales Layer skipped are sent again even when the export does not change.
             history.forget(run_id)
 
         folder = staging.run_folder(base, config.id, run_id)
@@ -69,11 +73,60 @@ class ImportReportOperator(ConnectorStageOperator):
             json.dump(body, handle, indent=2)
         with (folder / REPORT_TEXT_FILE).open("w", encoding="utf-8") as handle:
             handle.write(report.text() + "\n")
-        self.log.info("::group::Sales Layer import report\n%s\n::endgroup::", report.text())
+        self._log_block(report.text())
         if failed:
             context["ti"].xcom_push(key="return_value", value=body)
             raise self._run_failed(failed)
         return body
+
+    def _skip_reason(self, context: Context, history: Any) -> str:
+        """Why the run imported nothing: the fetch's own words when it left them (XCom key
+        ``skip_reason``), else what the fetch history says."""
+        said = context["ti"].xcom_pull(task_ids=FETCH_TASK, key="skip_reason")
+        if said:
+            return str(said)
+        last = history.read()
+        since = (
+            f"; the last export imported was that of run {last.run_id!r} ({last.recorded_at})"
+            if last is not None
+            else ""
+        )
+        return (
+            f"{FETCH_TASK} was skipped: the export was unchanged since the last import, or "
+            f"missing with on_missing: skip{since}; nothing was imported (see the {FETCH_TASK} "
+            "log; trigger with param force=true to import an unchanged export again)"
+        )
+
+    def _write_skipped(self, base: str, run_id: str, reason: str) -> None:
+        """A report of a run that imported nothing: ``skipped``, and why."""
+        from saleslayer_airflow import staging
+
+        config = self.connector_config
+        body = {
+            "connector_id": config.id,
+            "run_id": run_id,
+            "skipped": True,
+            "reason": reason,
+            "succeeded": True,
+            "tables": {},
+        }
+        folder = staging.run_folder(base, config.id, run_id)
+        # The fetch skipped before writing anything: the run folder may not exist yet.
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / staging.REPORT_FILE).open("w", encoding="utf-8") as handle:
+            json.dump(body, handle, indent=2)
+        text = f"Sales Layer import {config.id} / {run_id}: SKIPPED\n{reason}\n"
+        with (folder / REPORT_TEXT_FILE).open("w", encoding="utf-8") as handle:
+            handle.write(text)
+        self._log_block(text)
+
+    def _log_block(self, text: str) -> None:
+        """The report as one foldable section of the task log. The UI takes a group's first
+        message as its title, so the title, each line and the end are separate messages."""
+        self.log.info("::group::Sales Layer import report")
+        for line in text.rstrip("\n").splitlines():
+            self.log.info("%s", line)
+        self.log.info("::endgroup::")
 
     def _failed_tasks(self, context: Context) -> list[str]:
         """The tasks of this run, other than this one, that failed or could not run."""

@@ -13,6 +13,7 @@ from airflow.sdk import Context
 from saleslayer_airflow.exceptions import TerminalError
 from saleslayer_airflow.operators.base import ConnectorStageOperator
 from saleslayer_airflow.staging import REJECTS_FILE, SPLIT
+from saleslayer_airflow.ui.links import RejectsFileLink
 
 FETCH_TASK_ID = "fetch_source"
 
@@ -39,13 +40,15 @@ def _publish(local: Path, target: Any) -> None:
 class ValidateAndSplitOperator(ConnectorStageOperator):
     """Write one staged file per table and a rejects file, from the connector's mapping.
 
-    Reads the XCom of ``fetch_source`` (the run folder and the landed files), writes
+    Reads the XCom of ``fetch_source`` (the run folder and the landed files, each tagged with its
+    name in the source's `files:` when named; a table with `file:` reads only those), writes
     ``<run_folder>/split/<table>.parquet`` and ``<run_folder>/rejects.csv``, returns a summary
     and fails without retry when the rejects cross the connector's `validation:` threshold.
     """
 
     stage = "validate-and-split"
     ui_color = "#fdf6e3"
+    operator_extra_links = (RejectsFileLink(),)
 
     def execute(self, context: Context) -> Any:
         from airflow.sdk import ObjectStoragePath
@@ -66,7 +69,11 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
         with tempfile.TemporaryDirectory(prefix="saleslayer-split-") as tmp:
             work = Path(tmp)
             files = [
-                LandedFile(_local_copy(f["path"], work, i), str(f.get("name") or f["path"]))
+                LandedFile(
+                    _local_copy(f["path"], work, i),
+                    str(f.get("name") or f["path"]),
+                    file=f.get("file"),
+                )
                 for i, f in enumerate(fetched["files"])
             ]
             # Parents imported by earlier runs (of any connector feeding the table) resolve too.

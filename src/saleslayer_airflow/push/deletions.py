@@ -20,17 +20,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from saleslayer_airflow.exceptions import TerminalError
+from saleslayer_airflow.exceptions import DeletionRefused
 from saleslayer_airflow.state import AppliedItem, StateStore
 from saleslayer_airflow.state.store import naive_utc
 
+__all__ = ["DeletionPlan", "DeletionRefused", "apply_deletions", "plan_deletions"]
+
 #: Deletes (or sets the status of) one batch of references; returns when acknowledged.
 SendDeletions = Callable[[Sequence[str]], None]
-
-
-class DeletionRefused(TerminalError):
-    """More items would be deleted than the connector's safety limit allows: nothing was
-    deleted or sent. Terminal: retrying the same export gives the same answer."""
 
 
 @dataclass(frozen=True)

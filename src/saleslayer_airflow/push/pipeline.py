@@ -5,6 +5,15 @@ Plain Python, no Airflow: the transport is a callable that sends one batch and r
 Layer acknowledged it (raising otherwise). Memory stays bounded: items are read and decided in
 chunks.
 
+A batch is the unit of both sending and checkpointing: when the transport would need several
+calls for one batch (an Import Connector payload over its size cap), it splits the batch first
+(``split``) and each part is sent and checkpointed on its own, so a retry never resends a part
+Sales Layer already acknowledged.
+
+Items Sales Layer answers it did not create (a connector set to "only import existing items")
+are counted as ``skipped`` and not recorded as applied: they are sent again next run, and
+created then if they exist by that time.
+
 Resuming: a batch is recorded in the state store together with its items in one transaction as
 soon as Sales Layer acknowledged it. When the task is killed and retried, those items now match
 the state store and belong to this run, so they are not sent again, and the batch's counts are
@@ -46,21 +55,44 @@ class SentItem:
     digest: str
 
 
-#: Sends one batch; returns the Sales Layer id of each item when the transport knows it.
-SendBatch = Callable[[Sequence[SentItem]], Sequence[int | None]]
+@dataclass(frozen=True)
+class BatchResult:
+    """What Sales Layer answered for one batch.
+
+    ``ids``: the Sales Layer id of each item of the batch, in order (None when unknown).
+    ``skipped``: how many items Sales Layer did not create (unknown references sent to a
+    connector that only imports existing items). ``skipped_refs``: which ones, when the
+    transport knows (REST does; the Import Connector API only answers a count).
+    """
+
+    ids: Sequence[int | None]
+    skipped: int = 0
+    skipped_refs: frozenset[str] | None = None
+
+
+#: Sends one batch; returns a :class:`BatchResult`, or just the Sales Layer id of each item
+#: (None when unknown).
+SendBatch = Callable[[Sequence[SentItem]], "Sequence[int | None] | BatchResult"]
+#: Splits a batch into the parts the transport sends in one call each.
+SplitBatch = Callable[[Sequence[SentItem]], Sequence[Sequence[SentItem]]]
+#: Told the running counts after every acknowledged batch (progress for people watching).
+Progress = Callable[["TableCounts"], None]
 
 
 @dataclass
 class TableCounts:
-    """Per-table outcome. ``items == created + updated + unchanged + stale + failed``;
-    ``deleted`` counts items of earlier runs missing from this export (outside that sum: they
-    were not read); None when the connector does not delete."""
+    """Per-table outcome.
+    ``items == created + updated + unchanged + stale + skipped + failed``; ``skipped`` counts
+    items Sales Layer did not create (only existing items are imported); ``deleted`` counts
+    items of earlier runs missing from this export (outside that sum: they were not read); None
+    when the connector does not delete."""
 
     items: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     stale: int = 0
+    skipped: int = 0
     failed: int = 0
     deleted: int | None = None
     batches_sent: int = 0
@@ -69,12 +101,14 @@ class TableCounts:
 
     def check_balanced(self, table: str) -> None:
         """Refuse to report counts that do not add up: a lost item is a bug, never a rounding."""
-        total = self.created + self.updated + self.unchanged + self.stale + self.failed
+        total = (
+            self.created + self.updated + self.unchanged + self.stale + self.skipped + self.failed
+        )
         if total != self.items:
             raise AssertionError(
                 f"table {table!r}: counts do not balance: {self.items} items but "
                 f"created {self.created} + updated {self.updated} + unchanged {self.unchanged} "
-                f"+ stale {self.stale} + failed {self.failed} = {total}"
+                f"+ stale {self.stale} + skipped {self.skipped} + failed {self.failed} = {total}"
             )
 
     def as_dict(self) -> dict[str, Any]:
@@ -84,6 +118,7 @@ class TableCounts:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "stale": self.stale,
+            "skipped": self.skipped,
             "failed": self.failed,
             "batches_sent": self.batches_sent,
             "batches_resumed": self.batches_resumed,
@@ -151,8 +186,16 @@ class PushInterrupted(Exception):
 class _TablePush:
     """The state of one table's push while items stream through."""
 
-    def __init__(self, store: StateStore, options: PushOptions, send: SendBatch) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        options: PushOptions,
+        send: SendBatch,
+        split: SplitBatch | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         self.store, self.options, self.send = store, options, send
+        self.split, self.progress = split, progress
         self.export_date = naive_utc(options.export_date)
         self.counts = TableCounts()
         self.pending: list[SentItem] = []
@@ -208,44 +251,103 @@ class _TablePush:
         if not batch or self.error is not None:
             self.counts.failed += len(batch)
             return
-        opts = self.options
-        created = sum(1 for s in batch if s.decision is Decision.CREATE)
-        if not opts.dry_run:
-            try:
-                ids = self.send(batch)
-            except Exception as exc:
-                self.error = exc
-                self.counts.failed += len(batch)
+        try:
+            parts = [batch] if self.split is None or self.options.dry_run else self.split(batch)
+        except Exception as exc:  # e.g. one item alone over the payload cap: nothing was sent
+            self.error = exc
+            self.counts.failed += len(batch)
+            return
+        for number, part in enumerate(parts):
+            if self.error is not None:
+                self.counts.failed += sum(len(rest) for rest in parts[number:])
                 return
-            applied = [
-                AppliedItem(
-                    s.item.reference, s.digest, self.export_date, sl_id, content=s.item.fields
-                )
-                for s, sl_id in zip(batch, ids, strict=True)
-            ]
-            self.store.ack_batch(
-                opts.connector_id,
-                opts.run_id,
-                opts.table,
-                batch_key(opts.table, batch),
-                applied,
-                created=created,
-                updated=len(batch) - created,
-            )
+            self._send_part(list(part))
+
+    def _send_part(self, batch: list[SentItem]) -> None:
+        opts = self.options
+        creates = sum(1 for s in batch if s.decision is Decision.CREATE)
+        if opts.dry_run:
+            self._count_batch(creates, len(batch) - creates, 0)
+            return
+        try:
+            answer = self.send(batch)
+        except Exception as exc:
+            self.error = exc
+            self.counts.failed += len(batch)
+            return
+        result = answer if isinstance(answer, BatchResult) else BatchResult(answer)
+        kept = _recorded(batch, result)
+        applied = [
+            AppliedItem(s.item.reference, s.digest, self.export_date, sl_id, content=s.item.fields)
+            for s, sl_id in zip(batch, result.ids, strict=True)
+            if s.item.reference in kept
+        ]
+        recorded_creates = sum(
+            1 for s in batch if s.decision is Decision.CREATE and s.item.reference in kept
+        )
+        self.store.ack_batch(
+            opts.connector_id,
+            opts.run_id,
+            opts.table,
+            batch_key(opts.table, batch),
+            applied,
+            created=recorded_creates,
+            updated=len(applied) - recorded_creates,
+        )
+        if result.skipped_refs is not None:
+            skipped = len(batch) - len(kept)
+            created = recorded_creates
+        else:
+            skipped = min(result.skipped, len(batch))
+            created = max(creates - skipped, 0)
+        self._count_batch(created, len(batch) - created - skipped, skipped)
+
+    def _count_batch(self, created: int, updated: int, skipped: int) -> None:
         self.counts.created += created
-        self.counts.updated += len(batch) - created
+        self.counts.updated += updated
+        self.counts.skipped += skipped
         self.counts.batches_sent += 1
+        if self.progress is not None:
+            self.progress(self.counts)
+
+
+def _recorded(batch: Sequence[SentItem], result: BatchResult) -> set[str]:
+    """The references of ``batch`` to record as applied: all but those Sales Layer skipped.
+
+    The Import Connector API only counts skipped items. They are the batch's new items (an item
+    Sales Layer has is updated, not skipped) when that count equals the number of new items;
+    otherwise which new items were skipped cannot be told, so none of them is recorded (they are
+    sent again next run, which is harmless: upserts by reference are idempotent), and when more
+    items were skipped than were new, none of the batch is.
+    """
+    refs = {s.item.reference for s in batch}
+    if result.skipped_refs is not None:
+        return refs - result.skipped_refs
+    if result.skipped <= 0:
+        return refs
+    new = {s.item.reference for s in batch if s.decision is Decision.CREATE}
+    if result.skipped > len(new):
+        return set()
+    return refs - new
 
 
 def push_table(
-    items: Iterable[OutgoingItem], store: StateStore, options: PushOptions, send: SendBatch
+    items: Iterable[OutgoingItem],
+    store: StateStore,
+    options: PushOptions,
+    send: SendBatch,
+    *,
+    split: SplitBatch | None = None,
+    progress: Progress | None = None,
 ) -> TableCounts:
     """Push the items of one table and return balanced counts.
 
+    ``split`` cuts a batch into the parts the transport sends in one call each (each part is
+    then checkpointed on its own); ``progress`` is told the counts after each batch.
     When ``send`` fails, the batches acknowledged before stay recorded, the rest of the items
     are counted as failed, and :class:`PushInterrupted` carries the counts and the cause.
     """
-    push = _TablePush(store, options, send)
+    push = _TablePush(store, options, send, split, progress)
     for chunk in _chunks(items, options.chunk_size):
         push.take(chunk)
     push.flush()

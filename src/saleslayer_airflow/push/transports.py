@@ -5,26 +5,57 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from saleslayer_airflow.push.pipeline import SentItem
+from saleslayer_airflow.push.pipeline import BatchResult, SentItem
 
 
 class ConnectorApiTransport:
     """Upserts a batch through the Import Connector API, one table at a time.
 
-    One pipeline batch is one checkpoint; the client is given the same item limit, so a batch
-    goes out as one call unless its encoded size exceeds the payload cap.
+    One call is one checkpoint: :meth:`split` cuts a pipeline batch into the parts the client
+    sends in one call each (by item count and encoded size), and the pipeline sends and
+    checkpoints each part on its own, so a failure in a later call never makes a retry resend
+    an earlier, acknowledged one.
     """
 
     def __init__(self, client: Any, import_table: str, reference_field: str) -> None:
         self.client = client
         self.import_table = import_table
         self.reference_field = reference_field
+        # The calls split() planned, encoded, until they are sent: items are encoded once.
+        self._planned: dict[tuple[str, ...], Any] = {}
 
-    def __call__(self, batch: Sequence[SentItem]) -> list[int | None]:
-        rows = [{self.reference_field: s.item.reference, **s.item.fields} for s in batch]
-        self.client.upsert(self.import_table, rows, ref_field=self.reference_field)
+    def _rows(self, batch: Sequence[SentItem]) -> list[dict[str, Any]]:
+        return [{self.reference_field: s.item.reference, **s.item.fields} for s in batch]
+
+    def split(self, batch: Sequence[SentItem]) -> list[list[SentItem]]:
+        """The parts of ``batch`` that go out in one call each."""
+        calls = self.client.plan_calls(
+            self.import_table, self._rows(batch), ref_field=self.reference_field
+        )
+        self._planned.clear()
+        parts = []
+        for call in calls:
+            part = [batch[position] for position in call.positions]
+            self._planned[_key(part)] = call
+            parts.append(part)
+        return parts
+
+    def __call__(self, batch: Sequence[SentItem]) -> BatchResult:
+        planned = self._planned.pop(_key(batch), None)
+        if planned is not None:
+            counts = self.client.send_planned(planned)
+        else:
+            counts = self.client.upsert(
+                self.import_table, self._rows(batch), ref_field=self.reference_field
+            )
+        table_counts = counts.get(self.import_table)
+        skipped = int(getattr(table_counts, "skipped", 0) or 0)
         # The Import Connector answers with counts, not ids: ids stay unknown (None).
-        return [None] * len(batch)
+        return BatchResult([None] * len(batch), skipped=skipped)
+
+
+def _key(batch: Sequence[SentItem]) -> tuple[str, ...]:
+    return tuple(s.item.reference for s in batch)
 
 
 #: The status field prefix of each standard table kind, for references sent as ``REF``.

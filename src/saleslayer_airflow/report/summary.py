@@ -1,11 +1,12 @@
 """The run report: per table, where every item read ended up, balanced and checked in code.
 
-    read = created + updated + unchanged + stale + rejected + merged + failed
+    read = created + updated + unchanged + stale + skipped + rejected + merged + failed
 
 ``read`` is the source rows that fed the table (the split stage's ``rows_in``): each became an
 item passed on, a row merged into an item of the same reference (a product repeated on each of
 its SKU rows), or a rejected row. The push stage accounts for every item passed on: created,
-updated, unchanged, stale or failed. A table whose push did not run
+updated, unchanged, stale, skipped (Sales Layer did not create it: the connector only imports
+existing items; it is sent again next run) or failed. A table whose push did not run
 (its parent table failed, or the run was stopped) counts its items as ``failed``, so a report
 always balances and never hides an item.
 
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-_PUSH_KEYS = ("created", "updated", "unchanged", "stale", "failed")
+_PUSH_KEYS = ("created", "updated", "unchanged", "stale", "skipped", "failed")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class TableReport:
     merged: int = 0
     conflicts: int = 0
     deleted: int | None = None
+    skipped: int = 0
+    error: str | None = None
 
     @property
     def balanced(self) -> bool:
@@ -47,6 +50,7 @@ class TableReport:
             + self.updated
             + self.unchanged
             + self.stale
+            + self.skipped
             + self.rejected
             + self.merged
             + self.failed
@@ -84,12 +88,14 @@ class RunReport:
                     "updated": t.updated,
                     "unchanged": t.unchanged,
                     "stale": t.stale,
+                    "skipped": t.skipped,
                     "rejected": t.rejected,
                     "failed": t.failed,
                     "merged": t.merged,
                     "conflicts": t.conflicts,
                 }
                 | ({} if t.deleted is None else {"deleted": t.deleted})
+                | ({} if t.error is None else {"error": t.error})
                 for t in self.tables
             },
         }
@@ -105,6 +111,7 @@ class RunReport:
             "updated",
             "unchanged",
             "stale",
+            "skipped",
             "rejected",
             "merged",
             "failed",
@@ -117,6 +124,12 @@ class RunReport:
         for t in self.tables:
             values = " ".join(f"{getattr(t, c) or 0:>9}" for c in cols)
             lines.append(f"{t.table:<{width}} {values}  {t.status}")
+        lines += [f"{t.table}: {t.status}: {t.error}" for t in self.tables if t.error]
+        if any(t.skipped for t in self.tables):
+            lines.append(
+                "skipped: items Sales Layer did not create (the connector only imports existing "
+                "items); they are sent again next run"
+            )
         if self.rejects_path:
             lines.append(f"rejected rows: {self.rejects_path}")
         lines += list(self.notes)
@@ -137,8 +150,9 @@ def build_report(
 ) -> RunReport:
     """Combine the split stage's summary and each table's push result into a checked report.
 
-    ``pushes`` maps each table to its push task's result (the TableCounts dict plus "status"),
-    or None when that task produced nothing (it failed before counting, or was skipped).
+    ``pushes`` maps each table to its push task's result (the TableCounts dict plus "status"
+    and, when it stopped, "error": why, e.g. a refused deletion), or None when that task
+    produced nothing (it failed before counting, or was skipped).
     """
     reports = []
     for table, split in split_summary.get("tables", {}).items():
@@ -165,6 +179,7 @@ def build_report(
             status=status,
             conflicts=int(split.get("conflicts", 0)),
             deleted=None if push is None or push.get("deleted") is None else int(push["deleted"]),
+            error=None if push is None or not push.get("error") else str(push["error"]),
             **counts,
         )
         if not report.balanced:

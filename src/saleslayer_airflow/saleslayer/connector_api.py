@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +99,17 @@ class TrackingStatus:
     percent: int
     message: str
     counts: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """One upsert call as :meth:`ConnectorApiClient.plan_calls` cut it: the positions of its
+    rows in the rows given, and their encoded body parts."""
+
+    table: str
+    positions: list[int]
+    parts: list[str] = field(repr=False)
+    size: int
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -225,9 +236,33 @@ class ConnectorApiClient:
 
     # ------------------------------------------------------------------ batching
 
-    def _push(
+    def plan_calls(
+        self, table: str, rows: Sequence[Row], *, ref_field: str | None = None
+    ) -> list[PlannedCall]:
+        """How :meth:`upsert` would cut ``rows`` into calls under the limits, each call
+        encoded already. Callers that checkpoint per call send each with :meth:`send_planned`
+        (the rows are not encoded twice)."""
+        return [
+            PlannedCall(table, [position for position, _ in batch.items], batch.parts, batch.size)
+            for batch in self._batches(INPUT_DATA, table, rows, ref_field)
+        ]
+
+    def send_planned(self, call: PlannedCall) -> dict[str, ImportCounts]:
+        """Send one call of :meth:`plan_calls`; return Sales Layer's counts per table."""
+        counts = self._call(call.parts, {call.table: len(call.positions)}, table_label=call.table)
+        log.info(
+            "Sales Layer %s: upserted %d items of table %r (%s bytes): %s",
+            API,
+            len(call.positions),
+            call.table,
+            f"{call.size:,}",
+            {name: vars(c) for name, c in counts.items()},
+        )
+        return counts
+
+    def _batches(
         self, section: str, table: str, rows: Iterable[Row], ref_field: str | None
-    ) -> dict[str, ImportCounts]:
+    ) -> Iterator[Batch[tuple[int, Row]]]:
         def encode(index: int, numbered: tuple[int, Row]) -> str:
             try:
                 return item_fields(section, table, index, numbered[1])
@@ -242,11 +277,15 @@ class ConnectorApiClient:
             return f"table {table!r}, {label}" + (f" ({ref_field} {ref!r})" if ref else "")
 
         overhead = len("&input_data_directly=1") if self.options.input_data_directly else 0
-        totals: dict[str, ImportCounts] = {}
-        batches: Iterable[Batch[tuple[int, Row]]] = split_batches(
+        return split_batches(
             enumerate(rows), self.options.limits, encode, describe=describe, overhead=overhead
         )
-        for number, batch in enumerate(batches, start=1):
+
+    def _push(
+        self, section: str, table: str, rows: Iterable[Row], ref_field: str | None
+    ) -> dict[str, ImportCounts]:
+        totals: dict[str, ImportCounts] = {}
+        for number, batch in enumerate(self._batches(section, table, rows, ref_field), start=1):
             counts = self._call(batch.parts, {table: len(batch.items)}, table_label=table)
             for name, table_counts in counts.items():
                 totals.setdefault(name, ImportCounts()).add(table_counts)
@@ -501,4 +540,10 @@ class ConnectorApiClient:
         return self._decode(response, table, method="GET", url=shown)
 
 
-__all__ = ["ConnectorApiClient", "ConnectorApiOptions", "ImportCounts", "TrackingStatus"]
+__all__ = [
+    "ConnectorApiClient",
+    "ConnectorApiOptions",
+    "ImportCounts",
+    "PlannedCall",
+    "TrackingStatus",
+]

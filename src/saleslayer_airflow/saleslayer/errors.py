@@ -17,6 +17,7 @@ import httpx
 
 from saleslayer_airflow.exceptions import (
     SalesLayerApiError,
+    SalesLayerNoAnswerError,
     SalesLayerTerminalError,
     SalesLayerTransientError,
 )
@@ -271,7 +272,10 @@ def transport_error(
         f"[{where(conn_id=conn_id, method=method, url=url, table=table)}]: check that the "
         "connection's host is reachable from the worker; retried with backoff"
     )
-    return SalesLayerTransientError(
+    # A connect or pool timeout never sent the request; a read or write timeout may have.
+    sent = isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout)
+    error_class = SalesLayerNoAnswerError if sent else SalesLayerTransientError
+    return error_class(
         redact(message, secrets),
         conn_id=conn_id,
         url=url,

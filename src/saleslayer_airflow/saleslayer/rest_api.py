@@ -29,6 +29,7 @@ import httpx
 
 from saleslayer_airflow.exceptions import (
     SalesLayerApiError,
+    SalesLayerNoAnswerError,
     SalesLayerTerminalError,
     SalesLayerTransientError,
 )
@@ -87,13 +88,15 @@ class RestOptions:
 
 @dataclass
 class RestCounts:
-    """What one table's push did: items created, updated, deleted, and deletes of references
-    Sales Layer did not have (already gone)."""
+    """What one table's push did: items created, updated, deleted, deletes of references
+    Sales Layer did not have (already gone), and items not created because only existing items
+    were to be updated (``skipped``)."""
 
     created: int = 0
     updated: int = 0
     deleted: int = 0
     missing: int = 0
+    skipped: int = 0
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -462,13 +465,19 @@ class RestCatalogClient:
             body[link.id_field] = ids if link.many and len(ids) > 1 else ids[0]
         return body
 
-    def upsert(self, entity: EntitySet, rows: Iterable[Row]) -> RestCounts:
+    def upsert(self, entity: EntitySet, rows: Iterable[Row], *, create: bool = True) -> RestCounts:
         """Create or update ``rows`` of ``entity`` by reference; parent links given by
-        reference (``cat_parent_ref``, ``cat_ref``, ``prod_ref``) are sent as ids."""
+        reference (``cat_parent_ref``, ``cat_ref``, ``prod_ref``) are sent as ids. With
+        ``create=False`` only items Sales Layer already has are updated; the others are
+        counted as ``skipped`` (Sales Layer's "only import existing items")."""
         items = self._ordered(entity, self._prepare(entity, rows))
         self.resolve(entity, [item.ref for item in items])
-        self._resolve_links(entity, items)
         counts = RestCounts()
+        if not create:
+            existing = [item for item in items if (entity.collection, item.ref) in self._ids]
+            counts.skipped = len(items) - len(existing)
+            items = existing
+        self._resolve_links(entity, items)
         for item in items:
             if self._write(entity, item):
                 counts.created += 1
@@ -509,7 +518,7 @@ class RestCatalogClient:
                 if item.ref in self.resolve(entity, [item.ref]):
                     return self._write(entity, item)
         new_id = self._retrying(f"Sales Layer {API}, POST {entity.name} {label}")(
-            self._create, entity, item, body, [0]
+            self._create, entity, item, body, [0, 0]
         )
         self._ids[(entity.collection, item.ref)] = new_id
         return True
@@ -519,6 +528,12 @@ class RestCatalogClient:
     ) -> int:
         attempt[0] += 1
         if attempt[0] > 1:
+            if attempt[1]:
+                # The last POST left but timed out: a server answering late may still write it.
+                # Give it as long as the request had before looking the reference up, or the
+                # lookup misses it and the item is created twice.
+                self._sleep(self.options.timeout)
+                attempt[1] = 0
             # The failed POST may have created the item after all: never create it twice.
             self._ids.pop((entity.collection, item.ref), None)
             known = self.resolve(entity, [item.ref])
@@ -526,7 +541,11 @@ class RestCatalogClient:
                 return known[item.ref]
         url = self._url(entity.collection)
         label = f"{entity.ref_field} {item.ref!r}"
-        response = self._request("POST", url, table=entity.name, item=label, json_body=body)
+        try:
+            response = self._request("POST", url, table=entity.name, item=label, json_body=body)
+        except SalesLayerNoAnswerError:
+            attempt[1] = 1
+            raise
         location = response.headers.get("Location", "")
         match = _LOCATION_ID.search(httpx.URL(location).path if location else "")
         if match:
@@ -575,6 +594,34 @@ class RestCatalogClient:
                     raise
                 counts.missing += 1
             self._ids.pop((entity.collection, ref), None)
+        return counts
+
+    def set_status(
+        self, entity: EntitySet, refs: Iterable[str], field_name: str, value: str
+    ) -> RestCounts:
+        """Give the items of ``entity`` with these references the status ``value`` (PATCH of
+        ``field_name``, e.g. ``prod_stat``); references Sales Layer does not have are counted as
+        ``missing`` and never created. ``updated`` counts the items patched."""
+        wanted = list(dict.fromkeys(refs))
+        known = self.resolve(entity, wanted)
+        counts = RestCounts(missing=len(wanted) - len(known))
+        for ref, item_id in known.items():
+            label = f"{entity.ref_field} {ref!r}"
+            try:
+                self._retrying(f"Sales Layer {API}, PATCH {entity.name} {label}")(
+                    self._request,
+                    "PATCH",
+                    self._url(entity.item(item_id)),
+                    table=entity.name,
+                    item=label,
+                    json_body={field_name: value},
+                )
+                counts.updated += 1
+            except SalesLayerApiError as exc:
+                if exc.status != 404:
+                    raise
+                counts.missing += 1
+                self._ids.pop((entity.collection, ref), None)
         return counts
 
     def push(

@@ -7,20 +7,26 @@ once. HTTP and API sources stream their own way and return the same :class:`Land
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from saleslayer_airflow.config.sources import FtpSource, FtpsSource, SftpSource
-from saleslayer_airflow.sources.errors import ExportMissingError, TransientFetchError
+from saleslayer_airflow.sources.errors import (
+    ExportMissingError,
+    ExportUnchanged,
+    TransientFetchError,
+)
 from saleslayer_airflow.sources.fingerprint import Digest, utc_iso
 from saleslayer_airflow.sources.selection import RemoteFile, bare_names, choose, join, matching
 from saleslayer_airflow.sources.stability import wait_until_stable
 
 if TYPE_CHECKING:
     from datetime import timedelta
+
+    from saleslayer_airflow.sources.history import RemoteState
 
 FileSource = FtpSource | FtpsSource | SftpSource
 
@@ -30,7 +36,11 @@ CHUNK = 1024 * 1024
 
 @dataclass(frozen=True)
 class LandedFile:
-    """One file landed in ``<run folder>/landed/``, with its fingerprint."""
+    """One file landed in ``<run folder>/landed/``, with its fingerprint.
+
+    ``file`` is the file's name in the source's `files:` (None for a single export or a glob);
+    the split stage feeds each table only the files its `file:` names.
+    """
 
     path: str
     name: str
@@ -39,6 +49,7 @@ class LandedFile:
     sha256: str
     remote_mtime: datetime | None = None
     etag: str | None = None
+    file: str | None = None
 
     def to_xcom(self) -> dict[str, Any]:
         """The JSON record the next stage reads (see FetchSourceOperator)."""
@@ -50,6 +61,7 @@ class LandedFile:
             "sha256": self.sha256,
             "remote_mtime": utc_iso(self.remote_mtime),
             "etag": self.etag,
+            "file": self.file,
         }
 
 
@@ -94,8 +106,36 @@ def land_stream(target: Any, chunks: Iterator[bytes]) -> Digest:
     return digest
 
 
-def choose_remote_files(server: FileServer, source: FileSource) -> list[RemoteFile]:
-    """The files this run takes, or ExportMissingError naming what was looked for."""
+def landing_target(landed: Any, file: str | None, name: str) -> Any:
+    """Where a file lands: ``landed/<name>``, or ``landed/<file>/<name>`` for a named file (two
+    named files may share a base name)."""
+    return landed / name if file is None else landed / file / name
+
+
+#: A file this run takes: its name in the source's `files:` (None if unnamed), and the file.
+Chosen = tuple[str | None, RemoteFile]
+
+
+def choose_remote_files(server: FileServer, source: FileSource) -> list[Chosen]:
+    """The files this run takes, or ExportMissingError naming what was looked for.
+
+    Every named file is looked up before anything is downloaded, so a run missing one of them
+    fails, skips or waits (``on_missing``) naming that file.
+    """
+    if source.files:
+        chosen: list[Chosen] = []
+        for file, path in source.files.items():
+            found = server.stat(path)
+            if found is None:
+                raise ExportMissingError(
+                    server.conn_id, server.url(path), "no such file", file=file
+                )
+            chosen.append((file, found))
+        return chosen
+    return [(None, f) for f in _choose_unnamed(server, source)]
+
+
+def _choose_unnamed(server: FileServer, source: FileSource) -> list[RemoteFile]:
     if source.path:
         found = server.stat(source.path)
         if found is None:
@@ -131,17 +171,49 @@ def _settled_sizes(
     return list(sizes) if sizes is not None else [None] * len(files)
 
 
-def fetch_from_server(server: FileServer, source: FileSource, landed: Any) -> list[LandedFile]:
+def check_remote_unchanged(
+    server: FileServer, chosen: list[Chosen], previous: Mapping[str, RemoteState]
+) -> None:
+    """Raise ExportUnchanged when the run's files are exactly those of ``previous`` (the last
+    handed-on fetch, by URL) with the same size and modification time: nothing to download.
+
+    A file whose size or mtime the server does not report is never taken as unchanged.
+    """
+    if not previous or len(chosen) != len(previous):
+        return
+    for _, remote in chosen:
+        before = previous.get(server.url(remote.path))
+        if before is None or remote.size is None or remote.mtime is None:
+            return
+        if before.size != remote.size or before.remote_mtime != utc_iso(remote.mtime):
+            return
+    raise ExportUnchanged(
+        f"{', '.join(server.url(r.path) for _, r in chosen)} (connection {server.conn_id!r}): "
+        "same size and modification time as the last import; nothing downloaded"
+    )
+
+
+def fetch_from_server(
+    server: FileServer,
+    source: FileSource,
+    landed: Any,
+    previous: Mapping[str, RemoteState] | None = None,
+) -> list[LandedFile]:
     """Choose, wait until stable, and stream each file into ``landed`` (an ObjectStoragePath).
 
+    ``previous`` (the last import's files by URL; None when forced) makes a run whose files all
+    kept their size and mtime raise ExportUnchanged before anything is downloaded.
     A download whose size differs from the settled size raises TransientFetchError (the
     connection dropped mid-file, or the ERP rewrote the file meanwhile): the task retries.
     """
-    files = choose_remote_files(server, source)
+    chosen = choose_remote_files(server, source)
+    if previous:
+        check_remote_unchanged(server, chosen, previous)
+    files = [remote for _, remote in chosen]
     sizes = _settled_sizes(server, files, source.stable_for)
     result = []
-    for remote, expected in zip(files, sizes, strict=True):
-        target = landed / remote.name
+    for (file, remote), expected in zip(chosen, sizes, strict=True):
+        target = landing_target(landed, file, remote.name)
         digest = Digest()
         with open_landing(target) as out:
 
@@ -149,7 +221,10 @@ def fetch_from_server(server: FileServer, source: FileSource, landed: Any) -> li
                 digest.update(chunk)
                 out.write(chunk)
 
-            server.download(remote.path, write)
+            try:
+                server.download(remote.path, write)
+            except ExportMissingError as gone:  # deleted between the look and the download
+                raise gone.for_file(file) from None
         if expected is not None and digest.size != expected:
             raise TransientFetchError(
                 f"{server.url(remote.path)} (connection {server.conn_id!r}): received "
@@ -164,6 +239,7 @@ def fetch_from_server(server: FileServer, source: FileSource, landed: Any) -> li
                 size=digest.size,
                 sha256=digest.sha256,
                 remote_mtime=remote.mtime,
+                file=file,
             )
         )
     return result

@@ -1,9 +1,11 @@
 """Fingerprints of landed files, and of a whole fetch.
 
 A file's fingerprint is its size, SHA-256, and what the server says about it (remote mtime or
-ETag). The fetch's combined fingerprint is a SHA-256 over the files' sizes and checksums only:
-identical bytes are the same import, whatever the file is called today or when the ERP last
-touched it. The remote mtime and ETag are recorded per file, for people and for later stages.
+ETag). The fetch's combined fingerprint is a SHA-256 over the files' sizes and checksums only
+(plus, for named files, the name in the source's `files:`, which decides the tables a file
+feeds): identical bytes are the same import, whatever the file is called on the server today or
+when the ERP last touched it. The remote mtime and ETag are recorded per file, for people and
+for later stages.
 """
 
 from __future__ import annotations
@@ -41,8 +43,14 @@ class _Fingerprinted(Protocol):
 
 
 def combined_fingerprint(files: Iterable[_Fingerprinted]) -> str:
-    """One SHA-256 over the files' sizes and checksums, independent of their order and names."""
-    lines = sorted(f"{f.size}:{f.sha256}" for f in files)
+    """One SHA-256 over every file of the run: sizes and checksums, and the `files:` name of
+    named files; independent of their order and of the names on the server."""
+
+    def line(f: _Fingerprinted) -> str:
+        named = getattr(f, "file", None)
+        return f"{f.size}:{f.sha256}" if named is None else f"{named}={f.size}:{f.sha256}"
+
+    lines = sorted(line(f) for f in files)
     return hashlib.sha256("\n".join(lines).encode("ascii")).hexdigest()
 
 

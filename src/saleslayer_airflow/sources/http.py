@@ -8,23 +8,28 @@ The JSON API source (:mod:`api`) sends its requests through the same :class:`Htt
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
-from typing import Any
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from saleslayer_airflow.config.sources import HttpSource
-from saleslayer_airflow.sources.base import CHUNK, LandedFile, land_stream
+from saleslayer_airflow.sources.base import CHUNK, LandedFile, land_stream, landing_target
 from saleslayer_airflow.sources.errors import (
     ExportMissingError,
+    ExportUnchanged,
     NotAnExportError,
     SourceAuthError,
     SourceRequestError,
     TransientFetchError,
 )
+
+if TYPE_CHECKING:
+    from saleslayer_airflow.sources.history import RemoteState
 
 #: Seconds allowed to open the TCP/TLS connection (the connector's `timeout` is the read timeout).
 CONNECT_TIMEOUT = 30.0
@@ -94,12 +99,18 @@ class HttpClient:
         """The connection's base URL joined with ``endpoint``."""
         return str(self.hook.url_from_endpoint(endpoint))
 
-    def get(self, url: str, params: dict[str, Any] | None = None) -> Any:
+    def get(
+        self,
+        url: str,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """Send a GET and return the (streamed) ``requests.Response``; network failures become
         TransientFetchError, an untrusted certificate or endless redirects SourceRequestError."""
         import requests
 
-        prepared = self.session.prepare_request(requests.Request("GET", url, params=params))
+        request = requests.Request("GET", url, params=params, headers=headers)
+        prepared = self.session.prepare_request(request)
         options = {"timeout": self.timeout, "check_response": False, "allow_redirects": True}
         try:
             return self.hook.run_and_check(self.session, prepared, options)
@@ -162,56 +173,115 @@ def landed_name(endpoint: str, default: str = "export") -> str:
     return name or default
 
 
-def fetch_http(source: HttpSource, landed: Any) -> list[LandedFile]:
-    """GET the export at ``source.endpoint`` and stream it into ``landed`` (ObjectStoragePath)."""
+def conditional_headers(before: RemoteState | None) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since from what the server said at the last import."""
+    headers: dict[str, str] = {}
+    if before is None:
+        return headers
+    if before.etag:
+        headers["If-None-Match"] = before.etag
+    if before.remote_mtime:
+        with contextlib.suppress(ValueError):
+            headers["If-Modified-Since"] = format_datetime(
+                datetime.fromisoformat(before.remote_mtime), usegmt=True
+            )
+    return headers
+
+
+def fetch_http(
+    source: HttpSource, landed: Any, previous: Mapping[str, RemoteState] | None = None
+) -> list[LandedFile]:
+    """GET the export at ``source.endpoint`` (or each of ``source.files``) and stream it into
+    ``landed`` (an ObjectStoragePath).
+
+    With ``previous`` (the last import's files by URL; None when forced) each request is
+    conditional; when every file answers 304 Not Modified, ExportUnchanged is raised and nothing
+    was downloaded. When only some do, those are fetched again in full: a run imports all its
+    files together.
+    """
+    wanted = list(source.files.items()) if source.files else [(None, source.endpoint or "")]
     client = HttpClient(source.conn_id, source.headers, source.timeout)
     try:
-        url = client.url(source.endpoint)
-        response = client.get(url)
-        with response:
-            if problem := status_error(response.status_code, response.reason, source.conn_id, url):
-                raise problem
-            chunks = body_chunks(response, source.conn_id, url)
-            head = next(chunks, b"")
-            if not head:
-                raise ExportMissingError(
-                    source.conn_id, public_url(url), f"{response.status_code} with an empty body"
-                )
-            if looks_like_html(response.headers.get("Content-Type", ""), head[:4096]):
-                title = html_title(head[:4096])
-                raise NotAnExportError(
-                    f"{public_url(url)} answered {response.status_code} with an HTML page"
-                    f"{f' ({title!r})' if title else ''} instead of the export (connection "
-                    f"{source.conn_id!r}); check the endpoint, and that the connection's "
-                    "credentials reach the file rather than a login or error page"
-                )
-            target = landed / landed_name(source.endpoint)
-
-            def body() -> Iterator[bytes]:
-                yield head
-                yield from chunks
-
-            digest = land_stream(target, body())
-            announced = response.headers.get("Content-Length")
-            encoded = response.headers.get("Content-Encoding", "identity") != "identity"
-            if announced and not encoded and int(announced) != digest.size:
-                raise TransientFetchError(
-                    f"{public_url(url)}: received {digest.size} of {announced} bytes "
-                    f"(connection {source.conn_id!r}); the transfer was cut. The task will retry"
-                )
-            if response.history:
-                hops = " -> ".join(public_url(r.url) for r in [*response.history, response])
-                client.hook.log.info("Followed redirects: %s", hops)
-            return [
-                LandedFile(
-                    path=str(target),
-                    name=target.name,
-                    source=public_url(url),
-                    size=digest.size,
-                    sha256=digest.sha256,
-                    remote_mtime=_mtime(response.headers.get("Last-Modified")),
-                    etag=response.headers.get("ETag"),
-                )
-            ]
+        urls = [client.url(endpoint) for _, endpoint in wanted]
+        results: list[LandedFile | None] = []
+        for (file, endpoint), url in zip(wanted, urls, strict=True):
+            before = (previous or {}).get(public_url(url))
+            results.append(_fetch_one(client, source, landed, file, endpoint, url, before))
+        if all(r is None for r in results) and len(previous or {}) == len(wanted):
+            raise ExportUnchanged(
+                f"{', '.join(public_url(u) for u in urls)} (connection {source.conn_id!r}): "
+                "304 Not Modified since the last import; nothing downloaded"
+            )
+        landed_files = []
+        for (file, endpoint), url, result in zip(wanted, urls, results, strict=True):
+            if result is None:
+                result = _fetch_one(client, source, landed, file, endpoint, url, None)
+            assert result is not None  # an unconditional GET never answers 304
+            landed_files.append(result)
+        return landed_files
     finally:
         client.close()
+
+
+def _fetch_one(
+    client: HttpClient,
+    source: HttpSource,
+    landed: Any,
+    file: str | None,
+    endpoint: str,
+    url: str,
+    before: RemoteState | None,
+) -> LandedFile | None:
+    """Land one file; None when the (conditional) request answered 304 Not Modified."""
+    conditional = conditional_headers(before)
+    response = client.get(url, headers=conditional or None)
+    with response:
+        if response.status_code == 304 and conditional:
+            client.hook.log.info("%s: 304 Not Modified", public_url(url))
+            return None
+        if problem := status_error(response.status_code, response.reason, source.conn_id, url):
+            raise problem.for_file(file) if isinstance(problem, ExportMissingError) else problem
+        chunks = body_chunks(response, source.conn_id, url)
+        head = next(chunks, b"")
+        if not head:
+            raise ExportMissingError(
+                source.conn_id,
+                public_url(url),
+                f"{response.status_code} with an empty body",
+                file=file,
+            )
+        if looks_like_html(response.headers.get("Content-Type", ""), head[:4096]):
+            title = html_title(head[:4096])
+            raise NotAnExportError(
+                f"{public_url(url)} answered {response.status_code} with an HTML page"
+                f"{f' ({title!r})' if title else ''} instead of the export (connection "
+                f"{source.conn_id!r}); check the endpoint, and that the connection's "
+                "credentials reach the file rather than a login or error page"
+            )
+        target = landing_target(landed, file, landed_name(endpoint))
+
+        def body() -> Iterator[bytes]:
+            yield head
+            yield from chunks
+
+        digest = land_stream(target, body())
+        announced = response.headers.get("Content-Length")
+        encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+        if announced and not encoded and int(announced) != digest.size:
+            raise TransientFetchError(
+                f"{public_url(url)}: received {digest.size} of {announced} bytes "
+                f"(connection {source.conn_id!r}); the transfer was cut. The task will retry"
+            )
+        if response.history:
+            hops = " -> ".join(public_url(r.url) for r in [*response.history, response])
+            client.hook.log.info("Followed redirects: %s", hops)
+        return LandedFile(
+            path=str(target),
+            name=target.name,
+            source=public_url(url),
+            size=digest.size,
+            sha256=digest.sha256,
+            remote_mtime=_mtime(response.headers.get("Last-Modified")),
+            etag=response.headers.get("ETag"),
+            file=file,
+        )

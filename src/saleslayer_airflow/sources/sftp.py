@@ -63,14 +63,27 @@ class SftpServer:
             raise ExportMissingError(
                 self.conn_id, self.url(path), "it disappeared before it could be read"
             ) from None
-        with handle:
-            handle.prefetch()
-            while chunk := handle.read(READ_SIZE):
-                write(chunk)
+        import paramiko  # type: ignore[import-untyped]
+
+        received = 0
+        try:
+            with handle:
+                handle.prefetch()
+                while chunk := handle.read(READ_SIZE):
+                    received += len(chunk)
+                    write(chunk)
+        except PermissionError:
+            raise
+        except (TimeoutError, paramiko.SSHException, EOFError, OSError) as exc:
+            raise TransientFetchError(
+                f"{self.url(path)}: the SFTP connection broke after {received} bytes "
+                f"({type(exc).__name__}: {exc}); connection {self.conn_id!r}. The task will "
+                "retry; if this persists check the network and the server's logs"
+            ) from None
 
 
 def _classify(exc: BaseException, conn_id: str, where: str) -> Exception | None:
-    import paramiko  # type: ignore[import-untyped]
+    import paramiko
 
     if isinstance(exc, paramiko.AuthenticationException):
         return SourceAuthError(conn_id, where, type(exc).__name__)

@@ -153,7 +153,10 @@ class ParentCheck:
 
     def _cycles(self, tbl: int) -> bool:
         plan = self.store.tables[tbl].plan
-        index = [c.name for c in plan.columns].index(PARENT_REF)
+        names = [c.name for c in plan.columns]
+        if PARENT_REF not in names:
+            return False  # a flat category list (no parent, no path): no tree, no cycle
+        index = names.index(PARENT_REF)
         parent = dict(
             self.store.db.execute(
                 f"SELECT ref, json_extract(vals, '$[{index}]') FROM items_{tbl} "

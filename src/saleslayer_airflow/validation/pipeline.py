@@ -13,7 +13,7 @@ per level. :func:`split_export` checks ``rows_in == rows_out + merged + rejected
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,10 +37,15 @@ BALANCE_RULE = (
 
 @dataclass(frozen=True)
 class LandedFile:
-    """A local copy of one landed export and the name rejects will show for it."""
+    """A local copy of one landed export and the name rejects will show for it.
+
+    ``file`` is its name in the source's `files:` (None for a single export or a glob); a table
+    with `file:` reads only the files it names.
+    """
 
     path: Path
     name: str
+    file: str | None = None
 
 
 @dataclass
@@ -57,24 +62,46 @@ class SplitResult:
     top_reasons: list[tuple[str, int, str]] = field(default_factory=list)
 
 
+def tables_of_file(
+    plans: Sequence[TablePlan],
+    files_by_table: Mapping[str, tuple[str, ...] | None],
+    file: str | None,
+) -> list[int]:
+    """Indexes of the plans a landed file feeds: every table without `file:`, and the tables
+    whose `file:` names it (an unnamed file feeds only the tables without `file:`)."""
+    return [
+        tbl
+        for tbl, plan in enumerate(plans)
+        if (wanted := files_by_table.get(plan.key)) is None or file in wanted
+    ]
+
+
 class _Splitter:
-    def __init__(self, plans: Sequence[TablePlan], store: ItemStore, chunk_rows: int) -> None:
+    def __init__(
+        self,
+        plans: Sequence[TablePlan],
+        store: ItemStore,
+        chunk_rows: int,
+        files_by_table: Mapping[str, tuple[str, ...] | None],
+    ) -> None:
         self.plans = plans
         self.store = store
         self.chunk_rows = chunk_rows
+        self.files_by_table = files_by_table
         self.rows_read = 0
         self.rows_unused = 0
 
     def read_file(self, file_index: int, landed: LandedFile, fmt: Any) -> None:
+        feeds = tables_of_file(self.plans, self.files_by_table, landed.file)
         with landed.path.open("rb") as raw:
             reader = open_reader(raw, fmt, landed.name)
-            bound = [BoundTable(plan, reader.columns, landed.name) for plan in self.plans]
-            fed = [0] * len(bound)
-            pending: list[list[Contribution]] = [[] for _ in bound]
+            bound = {tbl: BoundTable(self.plans[tbl], reader.columns, landed.name) for tbl in feeds}
+            fed = dict.fromkeys(bound, 0)
+            pending: list[list[Contribution]] = [[] for _ in self.plans]
             for count, row in enumerate(reader, start=1):
                 self.rows_read += 1
                 used = False
-                for tbl, table in enumerate(bound):
+                for tbl, table in bound.items():
                     if not self._accepts(table, row):
                         continue
                     used = True
@@ -85,7 +112,7 @@ class _Splitter:
                 if count % self.chunk_rows == 0:
                     self._flush(pending)
             self._flush(pending)
-            for tbl, table in enumerate(bound):
+            for tbl, table in bound.items():
                 table.check_all_seen(fed[tbl])
 
     @staticmethod
@@ -164,14 +191,16 @@ def split_export(
     chunk_rows: int = 5_000,
 ) -> SplitResult:
     """Read ``files`` in order, map and validate every row, write ``work_dir/split/<table>.parquet``
-    and ``work_dir/rejects.csv``. Raises SourceFileError / MappingError for a file that cannot be
-    read or mapped at all; bad rows become rejects."""
+    and ``work_dir/rejects.csv``. A table with `file:` reads only the named files it lists.
+    Raises SourceFileError / MappingError for a file that cannot be read or mapped at all; bad
+    rows become rejects."""
     plans = build_plans(config)
     split_dir = work_dir / "split"
     split_dir.mkdir(parents=True, exist_ok=True)
     store = ItemStore(work_dir / "items.sqlite", plans, [f.name for f in files])
     try:
-        splitter = _Splitter(plans, store, chunk_rows)
+        files_by_table = {key: table.source_files() for key, table in config.tables.items()}
+        splitter = _Splitter(plans, store, chunk_rows, files_by_table)
         for index, landed in enumerate(files):
             splitter.read_file(index, landed, config.format)
             log.info("read %s: %d rows so far", landed.name, splitter.rows_read)
