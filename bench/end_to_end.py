@@ -4,7 +4,7 @@ into the local Sales Layer emulator, then imported again unchanged and with 1% o
     .venv/bin/python bench/end_to_end.py --rows 10000          # try it small first (~1 min)
     .venv/bin/python bench/end_to_end.py --out e2e.json        # 1,000,000 rows (~12 min)
     .venv/bin/python bench/end_to_end.py --rows 200000 --profile   # cProfile per DAG run
-    .venv/bin/python bench/end_to_end.py --gc-freeze           # the split with gc.freeze()
+    .venv/bin/python bench/end_to_end.py --gc-freeze           # extra freeze (see below)
 
 What runs, all on 127.0.0.1: the demo's servers (:class:`DemoServers`: the Sales Layer emulator,
 with each Import Connector call applied as it arrives, and an HTTP server publishing the export)
@@ -292,8 +292,9 @@ def child(dag_id: str, day: str, conf: str, out: Path) -> None:
 
 def freeze_before_split() -> None:
     """``--gc-freeze``: the split task calls ``gc.freeze()`` before it starts, so full
-    collections no longer walk the objects the process already holds (Airflow's). This only
-    measures the change proposed for the split stage; the product is not modified."""
+    collections no longer walk the objects the process already holds (Airflow's). It measured
+    the change before the product made it: the split and push stages now freeze the heap
+    themselves (``operators.base.frozen_heap``), so this option only nests a second freeze."""
     from saleslayer_airflow.operators.split import ValidateAndSplitOperator
 
     execute = ValidateAndSplitOperator.execute

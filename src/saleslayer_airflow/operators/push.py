@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import Context
 
-from saleslayer_airflow.operators.base import ConnectorStageOperator
+from saleslayer_airflow.operators.base import ConnectorStageOperator, frozen_heap
 from saleslayer_airflow.plan import SPLIT_TASK
 
 
@@ -58,6 +58,10 @@ class PushTableOperator(ConnectorStageOperator):
         self.table = table
 
     def execute(self, context: Context) -> Any:
+        with frozen_heap():
+            return self._run(context)
+
+    def _run(self, context: Context) -> Any:
         from airflow.sdk import ObjectStoragePath
         from airflow.sdk.exceptions import AirflowFailException
 

@@ -11,7 +11,7 @@ from typing import Any
 from airflow.sdk import Context
 
 from saleslayer_airflow.exceptions import TerminalError
-from saleslayer_airflow.operators.base import ConnectorStageOperator
+from saleslayer_airflow.operators.base import ConnectorStageOperator, frozen_heap
 from saleslayer_airflow.staging import REJECTS_FILE, SPLIT
 from saleslayer_airflow.ui.links import RejectsFileLink
 
@@ -51,6 +51,10 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
     operator_extra_links = (RejectsFileLink(),)
 
     def execute(self, context: Context) -> Any:
+        with frozen_heap():
+            return self._run(context)
+
+    def _run(self, context: Context) -> Any:
         from airflow.sdk import ObjectStoragePath
         from airflow.sdk.exceptions import AirflowFailException
 
