@@ -138,3 +138,23 @@ def test_each_pushed_table_has_an_asset_event(finished_run: Any, api: Any) -> No
             "push_points_of_sale",
         )
     ]
+    extra = events[0]["extra"]
+    # The counts ride on the event: a downstream DAG can tell what this run changed.
+    assert extra["dry_run"] is False and extra["connector_id"] == DAG_ID
+    assert extra["created"] == extra["changed"] == extra["items"] > 0
+
+
+@pytest.mark.integration
+def test_a_dry_run_says_so_on_its_asset_event(world: World, api: Any) -> None:
+    world.write_connector(DAG_ID, _connector())
+    day, text = first_day()
+    world.publish(day, text)
+    dag_run = world.run(day, dry_run=True)
+    assert dag_run.state == "success"
+    answer = api.get(
+        "/api/v2/assets/events",
+        params={"source_dag_id": DAG_ID, "source_run_id": dag_run.run_id},
+        headers=bearer(),
+    )
+    (event,) = answer.json()["asset_events"]
+    assert event["extra"]["dry_run"] is True and event["extra"]["changed"] == 0

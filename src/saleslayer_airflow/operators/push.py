@@ -143,8 +143,25 @@ class PushTableOperator(ConnectorStageOperator):
         status = "dry run" if dry_run else "pushed"
         progress.finish(status, counts)
         result = counts.as_dict() | {"status": status, "table": self.table}
+        self._describe_asset_events(context, result, dry_run=dry_run)
         self.log.info("push of %s: %s", self.table, result)
         return result
+
+    def _describe_asset_events(
+        self, context: Context, result: dict[str, Any], *, dry_run: bool
+    ) -> None:
+        """Put the counts on the table's asset event, so a DAG scheduled on the asset can tell
+        a run that changed Sales Layer from a dry run or one that sent nothing."""
+        counts = {k: v for k, v in result.items() if isinstance(v, int)}
+        changed = counts.get("created", 0) + counts.get("updated", 0) + counts.get("deleted", 0)
+        extra: dict[str, Any] = {
+            "connector_id": self.connector_id,
+            "dry_run": dry_run,
+            "changed": 0 if dry_run else changed,
+            **counts,
+        }
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra.update(extra)
 
     @property
     def config_table(self) -> Any:
