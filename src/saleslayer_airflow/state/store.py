@@ -116,6 +116,22 @@ def _url_from_airflow_connection(conn_id: str) -> str:
     )
 
 
+def _with_installed_driver(url: Any) -> Any:
+    """A bare ``postgresql://`` URL with a driver that is installed.
+
+    SQLAlchemy 2.1 maps it to psycopg 3, while Airflow's Postgres provider installs psycopg2:
+    without this, a worker with only psycopg2 could not open the store.
+    """
+    import importlib.util
+
+    if url.drivername != "postgresql":
+        return url
+    for module in ("psycopg", "psycopg2"):
+        if importlib.util.find_spec(module) is not None:
+            return url.set(drivername=f"postgresql+{module}")
+    return url
+
+
 class StateStore:
     """Read and write the connectors' state. Create with :meth:`open`; the schema is migrated."""
 
@@ -144,6 +160,7 @@ class StateStore:
                 f"the state store URL is not an SQLAlchemy URL; set {STATE_URL_ENV} to e.g. "
                 "'sqlite:////data/saleslayer-state.sqlite' or 'postgresql://user@host/db'"
             ) from None
+        parsed = _with_installed_driver(parsed)
         shown = parsed.render_as_string(hide_password=True)
         try:
             engine = sa.create_engine(parsed, **cls._engine_options(parsed))
@@ -151,7 +168,7 @@ class StateStore:
             raise StateStoreError(
                 f"the database driver for the state store {shown} is not installed "
                 f"({exc.name}); install it in every Airflow worker, e.g. "
-                "`pip install 'psycopg[binary]'` for PostgreSQL"
+                "`pip install 'psycopg[binary]'` (or psycopg2-binary) for PostgreSQL"
             ) from None
         try:
             migrate(engine)
