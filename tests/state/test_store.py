@@ -1,11 +1,13 @@
-"""The state store on a real SQLite file: schema migration, items, batches, imports, delta and
-the backfill guard."""
+"""The state store on a real SQLite file and a real PostgreSQL server (the ``store`` and
+``state_url`` fixtures of conftest.py): schema migration, items, batches, delta and the backfill
+guard. PostgreSQL-only behaviour (concurrent workers, Airflow connections) is in
+test_store_postgres.py."""
 
 from __future__ import annotations
 
 import itertools
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -21,31 +23,46 @@ from saleslayer_airflow.state import (
     decide,
 )
 from saleslayer_airflow.state.schema import LATEST_VERSION, current_version, migrate
+from saleslayer_airflow.state.store import _with_installed_driver, naive_utc
 
 DAY = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> StateStore:
-    return StateStore.open(f"sqlite:///{tmp_path / 'state.sqlite'}")
+def test_schema_is_created_and_migration_is_idempotent(state_url: str) -> None:
+    import sqlalchemy as sa
 
-
-def test_schema_is_created_and_migration_is_idempotent(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
-    first = StateStore.open(url)
+    engine = sa.create_engine(_with_installed_driver(sa.engine.make_url(state_url)))
+    with engine.connect() as connection:
+        assert current_version(connection) == 0
+    first = StateStore.open(state_url)
     assert migrate(first.engine) == LATEST_VERSION
-    second = StateStore.open(url)
+    first.record_applied("c", "t", "r", [AppliedItem("A", "h", DAY)])
+    second = StateStore.open(state_url)
     with second.engine.connect() as connection:
         assert current_version(connection) == LATEST_VERSION
+        # One row per step: reopening applied nothing twice.
+        versions = connection.execute(sa.text("SELECT version FROM slc_schema_version"))
+        assert sorted(row.version for row in versions) == list(range(1, LATEST_VERSION + 1))
+        tables = set(sa.inspect(connection).get_table_names())
+    assert {"slc_items", "slc_push_batches", "slc_schema_version"} <= tables
+    assert second.live_references("c", "t") == {"A"}
+    for opened in (first, second):
+        opened.close()
+    engine.dispose()
 
 
-def test_concurrent_first_opens_agree_on_the_schema(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+def test_concurrent_first_opens_agree_on_the_schema(state_url: str) -> None:
+    """Six workers open a new, empty store at once: the migration races, nobody fails."""
     errors: list[BaseException] = []
+    stores: list[StateStore] = []
+    start = threading.Barrier(6)
 
     def open_store() -> None:
         try:
-            StateStore.open(url).record_applied(
+            start.wait()
+            opened = StateStore.open(state_url)
+            stores.append(opened)
+            opened.record_applied(
                 "c", "t", f"run-{threading.get_ident()}", [AppliedItem("A", "h", DAY)]
             )
         except BaseException as exc:
@@ -57,7 +74,9 @@ def test_concurrent_first_opens_agree_on_the_schema(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    assert StateStore.open(url).live_references("c", "t") == {"A"}
+    assert StateStore.open(state_url).live_references("c", "t") == {"A"}
+    for opened in stores:
+        opened.close()
 
 
 def test_items_round_trip_in_chunks(store: StateStore) -> None:
@@ -153,21 +172,90 @@ def test_decide(
     assert decide(new_hash, export, previous, **options) is expected
 
 
-def test_backfills_in_any_order_end_with_the_newest_export(tmp_path: Path) -> None:
-    """Five daily exports of one item, applied in all 120 orders: the newest always wins."""
+def test_backfills_in_any_order_end_with_the_newest_export(store: StateStore) -> None:
+    """Five daily exports, applied in all 120 orders (one item per order): the newest always
+    wins, and exports older than the one applied are refused as stale."""
     exports = [(DAY + timedelta(days=d), content_hash({"price": 10 + d})) for d in range(5)]
     newest = exports[-1][1]
-    for n, order in enumerate(itertools.permutations(exports)):
-        store = StateStore.open(f"sqlite:///{tmp_path / f'perm{n}.sqlite'}")
+    orders = list(itertools.permutations(exports))
+    stale = 0
+    for n, order in enumerate(orders):
+        reference = f"A{n:03d}"
         for export_date, digest in order:
-            previous = store.items("shop", "products", ["A"]).get("A")
-            decision = decide(digest, export_date.replace(tzinfo=None), previous)
+            previous = store.items("shop", "products", [reference]).get(reference)
+            decision = decide(digest, naive_utc(export_date), previous)
+            stale += decision is Decision.STALE
             if decision in (Decision.CREATE, Decision.UPDATE):
                 store.record_applied(
-                    "shop", "products", "r", [AppliedItem("A", digest, export_date)]
+                    "shop", "products", "r", [AppliedItem(reference, digest, export_date)]
                 )
-        assert store.items("shop", "products", ["A"])["A"].content_hash == newest, order
-        store.close()
+    states = store.items("shop", "products", [f"A{n:03d}" for n in range(len(orders))])
+    assert {state.content_hash for state in states.values()} == {newest}
+    assert {state.export_date for state in states.values()} == {naive_utc(exports[-1][0])}
+    assert len(states) == 120
+    assert stale > 0
+
+
+def test_export_dates_are_kept_as_utc_whatever_the_time_zone(store: StateStore) -> None:
+    """An export dated 01:30 at UTC+2 is 23:30 UTC the day before: it is stored and compared
+    as such, so a later export written in UTC is newer, not stale."""
+    plus_two = timezone(timedelta(hours=2))
+    local = datetime(2026, 11, 2, 1, 30, tzinfo=plus_two)
+    store.record_applied("shop", "products", "r", [AppliedItem("A", "h1", local)])
+    store.record_applied(
+        "shop", "products", "r", [AppliedItem("N", "h1", datetime(2026, 11, 2, 1, 30))]
+    )
+    got = store.items("shop", "products", ["A", "N"])
+    assert got["A"].export_date == datetime(2026, 11, 1, 23, 30)
+    assert got["A"].export_date.tzinfo is None
+    # A naive date is taken as UTC already.
+    assert got["N"].export_date == datetime(2026, 11, 2, 1, 30)
+    later_in_utc = naive_utc(datetime(2026, 11, 1, 23, 45, tzinfo=UTC))
+    assert decide("h2", later_in_utc, got["A"]) is Decision.UPDATE
+    earlier_in_utc = naive_utc(datetime(2026, 11, 1, 23, 15, tzinfo=UTC))
+    assert decide("h2", earlier_in_utc, got["A"]) is Decision.STALE
+
+
+def test_microseconds_of_export_dates_survive(store: StateStore) -> None:
+    moment = datetime(2026, 11, 1, 6, 0, 0, 123456, tzinfo=UTC)
+    store.record_applied("shop", "products", "r", [AppliedItem("A", "h", moment)])
+    assert store.items("shop", "products", ["A"])["A"].export_date == naive_utc(moment)
+
+
+def test_ids_hashes_and_flags_round_trip(store: StateStore) -> None:
+    big_id = 2**40 + 7
+    store.record_applied(
+        "shop",
+        "products",
+        "r",
+        [
+            AppliedItem("A", content_hash({"n": "Ä"}), DAY, saleslayer_id=big_id),
+            AppliedItem("B", content_hash({"n": "B"}), DAY, deleted=True),
+            AppliedItem("C ü/ümlaut '\"; --", content_hash({}), DAY, content={"k": "€"}),
+        ],
+    )
+    got = store.items("shop", "products", ["A", "B", "C ü/ümlaut '\"; --"])
+    assert got["A"] == ItemState(content_hash({"n": "Ä"}), big_id, naive_utc(DAY), run_id="r")
+    assert got["B"].deleted is True and got["B"].saleslayer_id is None
+    assert got["C ü/ümlaut '\"; --"].content == {"k": "€"}
+    assert store.live_references("shop", "products") == {"A", "C ü/ümlaut '\"; --"}
+
+
+def test_known_references_are_looked_up_in_chunks(store: StateStore) -> None:
+    """More references than one IN (...) query takes (500): every chunk is asked."""
+    applied = [AppliedItem(f"P{i:05d}", "h", DAY, deleted=i % 7 == 0) for i in range(1700)]
+    store.record_applied("erp", "products", "r", applied)
+    asked = [f"P{i:05d}" for i in range(2000)]
+    expected = {f"P{i:05d}" for i in range(1700) if i % 7 != 0}
+    assert store.known_references("products", asked) == expected
+    assert store.known_references("products", reversed(asked)) == expected
+
+
+def test_the_same_reference_twice_in_one_call_keeps_the_last(store: StateStore) -> None:
+    store.record_applied(
+        "shop", "products", "r", [AppliedItem("A", "h1", DAY), AppliedItem("A", "h2", DAY)]
+    )
+    assert store.items("shop", "products", ["A"])["A"].content_hash == "h2"
 
 
 def test_bad_url_names_the_setting_to_fix() -> None:

@@ -14,6 +14,10 @@ from saleslayer_airflow.mapping.transforms import apply_transforms
 from saleslayer_airflow.readers.json import MISSING
 from saleslayer_airflow.validation.values import ValueProblem, as_text, check_value, shown
 
+#: The longest reference kept: the state store keys items by it (a 512-character column), so a
+#: longer one must be rejected here, before Sales Layer acknowledges an item it cannot record.
+MAX_REFERENCE_LENGTH = 512
+
 
 @dataclass(slots=True)
 class Item:
@@ -173,6 +177,15 @@ class BoundTable:
                     "bad_path",
                 )
             ref = plan.path.separator.join(path)
+        if len(ref) > MAX_REFERENCE_LENGTH:
+            return self._reject(
+                ref,
+                ref_column,
+                ref,
+                f"the reference is {len(ref)} characters long; at most {MAX_REFERENCE_LENGTH} "
+                "are kept (shorten it in the ERP, or map another column as the reference)",
+                "reference_too_long",
+            )
         values: list[Any] = []
         for source in plan.fields:
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 #: Prefix of every table, so the store can share a database (e.g. Airflow's own PostgreSQL).
@@ -25,6 +26,7 @@ def tables(metadata: Any) -> dict[str, Any]:
             metadata,
             sa.Column("connector_id", sa.String(200), primary_key=True),
             sa.Column("table_name", sa.String(200), primary_key=True),
+            # 512 = mapping.rows.MAX_REFERENCE_LENGTH: longer references are rejected by the split.
             sa.Column("reference", sa.String(512), primary_key=True),
             sa.Column("content_hash", sa.String(64), nullable=False),
             # The fields last applied (JSON), so a dry run can show which fields would change.
@@ -77,32 +79,43 @@ def current_version(connection: Any) -> int:
 
 def migrate(engine: Any) -> int:
     """Apply every missing step; safe to call on every start and from several processes."""
-    import sqlalchemy as sa
-
-    with engine.begin() as connection:
-        connection.execute(
-            sa.text(
-                # IF NOT EXISTS is atomic in both SQLite and PostgreSQL: no race here.
-                f"CREATE TABLE IF NOT EXISTS {PREFIX}schema_version "
-                "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
-            )
-        )
+    _retrying(partial(_create_version_table, engine))
     for step_number, step in enumerate(MIGRATIONS, start=1):
-        for attempt in range(_ATTEMPTS):
-            try:
-                _apply(engine, step_number, step)
-                break
-            except (sa.exc.IntegrityError, sa.exc.OperationalError, sa.exc.ProgrammingError):
-                # Several workers opening a new store race on the same DDL: the loser's
-                # transaction rolls back; look again (the winner has usually committed the step).
-                if attempt == _ATTEMPTS - 1:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
+        _retrying(partial(_apply, engine, step_number, step))
     with engine.connect() as connection:
         return current_version(connection)
 
 
 _ATTEMPTS = 8
+
+
+def _retrying(action: Callable[[], None]) -> None:
+    import sqlalchemy as sa
+
+    for attempt in range(_ATTEMPTS):
+        try:
+            action()
+            return
+        except (sa.exc.IntegrityError, sa.exc.OperationalError, sa.exc.ProgrammingError):
+            # Several workers opening a new store race on the same DDL: the loser's
+            # transaction rolls back; look again (the winner has usually committed by then).
+            if attempt == _ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+def _create_version_table(engine: Any) -> None:
+    import sqlalchemy as sa
+
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                # IF NOT EXISTS is not atomic in PostgreSQL: two first opens at once can both
+                # try to create the table, and one fails on pg_type's unique index (retried).
+                f"CREATE TABLE IF NOT EXISTS {PREFIX}schema_version "
+                "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+            )
+        )
 
 
 def _apply(engine: Any, step_number: int, step: Callable[[Any], None]) -> None:

@@ -262,11 +262,22 @@ class StateStore:
             return
         keys = ("connector_id", "table_name", "reference")
         statement = self._upsert(self._tables["items"], keys, rows[0].keys() - set(keys))
+        # Every writer locks rows in the same order, so workers upserting overlapping
+        # references wait for each other instead of deadlocking (PostgreSQL). The sort is
+        # stable: of a reference given twice, the last one still wins.
+        rows = sorted(rows, key=lambda row: str(row["reference"]))
         for start in range(0, len(rows), _CHUNK):
             connection.execute(statement, rows[start : start + _CHUNK])
 
     def _upsert(self, table: Any, keys: Sequence[str], update: Iterable[str]) -> Any:
         """INSERT ... ON CONFLICT DO UPDATE for SQLite and PostgreSQL."""
+        statement = self._insert(table)
+        return statement.on_conflict_do_update(
+            index_elements=list(keys), set_={name: statement.excluded[name] for name in update}
+        )
+
+    def _insert(self, table: Any) -> Any:
+        """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL only)."""
         dialect = self.engine.dialect.name
         if dialect == "sqlite":
             from sqlalchemy.dialects.sqlite import insert
@@ -277,10 +288,7 @@ class StateStore:
                 f"the state store supports SQLite and PostgreSQL, not {dialect}; "
                 f"point {STATE_URL_ENV} or {STATE_CONN_ENV} at one of those"
             )
-        statement = insert(table)
-        return statement.on_conflict_do_update(
-            index_elements=list(keys), set_={name: statement.excluded[name] for name in update}
-        )
+        return insert(table)
 
     # --- resumable pushes ------------------------------------------------------------------
 
@@ -315,7 +323,6 @@ class StateStore:
         either both are there (the items are not resent and the batch's counts stay in the
         run's totals) or neither (the batch is resent, harmlessly: upserts by reference are
         idempotent)."""
-        import sqlalchemy as sa
 
         rows = _item_rows(connector_id, table, run_id, applied)
         batches = self._tables["batches"]
@@ -325,22 +332,16 @@ class StateStore:
             "table_name": table,
             "batch_key": batch_key,
         }
+        acked = (
+            self._insert(batches)
+            .values(**key, created=created, updated=updated, acked_at=naive_utc(datetime.now(UTC)))
+            # Two attempts of a task (a retry and a still-running first try) can acknowledge
+            # the same batch at once: the first acknowledgement stands, the second is a no-op.
+            .on_conflict_do_nothing(index_elements=list(key))
+        )
         with self.engine.begin() as connection:
             self._write_items(connection, rows)
-            exists = connection.execute(
-                sa.select(batches.c.batch_key).where(
-                    *(getattr(batches.c, name) == value for name, value in key.items())
-                )
-            ).first()
-            if exists is None:
-                connection.execute(
-                    batches.insert().values(
-                        **key,
-                        created=created,
-                        updated=updated,
-                        acked_at=naive_utc(datetime.now(UTC)),
-                    )
-                )
+            connection.execute(acked)
 
     def close(self) -> None:
         self.engine.dispose()
