@@ -14,7 +14,7 @@ from typing import Any
 from saleslayer_airflow.emulator.catalog import FieldChange, apply_fields, delete_items
 from saleslayer_airflow.emulator.form import ImportForm
 from saleslayer_airflow.emulator.settings import ConnectorApiSettings
-from saleslayer_airflow.emulator.storage import Item, Storage
+from saleslayer_airflow.emulator.storage import AUTHOR_CONNECTOR, Item, Storage
 from saleslayer_airflow.emulator.tenant import STATUSES, ConnectorSpec, TableSpec, Tenant
 
 Batch = dict[str, Any]
@@ -273,7 +273,7 @@ def _check_links(
 
 def apply(tenant: Tenant, storage: Storage, connector: ConnectorSpec, batch: Batch) -> Counts:
     """Write the call into the store in one transaction and return what it did."""
-    with storage.transaction():
+    with storage.transaction(), storage.authored_by(AUTHOR_CONNECTOR):
         the_plan = plan(tenant, storage, connector, batch)
         touched: dict[str, dict[str, Item]] = {}
         for name, rows in batch["upserts"].items():

@@ -36,6 +36,8 @@ from saleslayer_airflow.emulator.tenant import TableSpec
 
 _OPTIONS = {"$filter", "$select", "$top", "$skip", "$skiptoken", "$orderby", "$expand", "$count"}
 _TOKEN = re.compile(r"id:([0-9]{1,18})\Z")
+_CHANGELOG_FIELDS = {"id", "entity_id", "reference", "action", "date", "author_type"}
+_CHANGELOG_REFUSED = {"$select", "$expand", "$skiptoken"}
 _EXPAND = {("product", "Variants"): "variant", ("category", "Products"): "product"}
 
 
@@ -138,6 +140,8 @@ class RestApi:
                     405, f"{method} is not allowed: the emulator serves attribute sets read-only"
                 )
             return self._attribute_sets(request, resource)
+        if resource.changelog:
+            return self._changelog(request, resource)
         if resource.metadata:
             if method != "GET":
                 raise RestError(405, f"{method} is not allowed on $metadata")
@@ -273,9 +277,12 @@ class RestApi:
         id_field: str,
         source: Callable[[Filter | None], list[dict[str, Any]]],
         expand: Callable[[list[dict[str, Any]], str], None] | None,
+        token_paging: bool = True,
     ) -> Response:
         """One page of a list with the OData options: ``source`` gives the candidate records
-        (it may use the filter to narrow them), ``expand`` adds a navigation collection."""
+        (it may use the filter to narrow them), ``expand`` adds a navigation collection;
+        ``@nextLink`` carries a ``$skipToken``, or ``$skip`` with ``$orderby`` or without
+        ``token_paging``."""
         culture = culture_of(self.state.tenant, request.headers.get("accept-language"))
         options = self._options(request)
         limit = self._page_size(options)
@@ -312,7 +319,9 @@ class RestApi:
             "@readLink": str(request.url),
         }
         if page and len(remaining) > len(page):
-            body["@nextLink"] = self._next_link(request, options, id_field, page, skip)
+            body["@nextLink"] = self._next_link(
+                request, options, id_field, page, skip, token_paging=token_paging
+            )
         return JSONResponse(body)
 
     def _page_size(self, options: dict[str, str]) -> int:
@@ -416,19 +425,47 @@ class RestApi:
         id_field: str,
         page: list[dict[str, Any]],
         skip: int,
+        *,
+        token_paging: bool = True,
     ) -> str:
         params = {
             k: v
             for k, v in request.query_params.multi_items()
             if k.lower() not in ("$skip", "$skiptoken")
         }
-        if options.get("$orderby"):
+        if options.get("$orderby") or not token_paging:
             params["$skip"] = str(skip + len(page))
         else:
             params["$skiptoken"] = _encode_token(page[-1][id_field])
             params = {("$skipToken" if k == "$skiptoken" else k): v for k, v in params.items()}
         base = str(request.url).split("?")[0]
         return f"{base}?{urlencode(params, safe='$,()')}"
+
+    def _changelog(self, request: Request, resource: Resource) -> Response:
+        """A table's change records (docs/emulator.md, "Changelogs"): ``$filter``,
+        ``$orderby``, ``$top`` and ``$skip`` only, ``$skip`` paging in ``@nextLink``."""
+        table = resource.table
+        assert table is not None
+        if request.method != "GET":
+            raise RestError(405, f"{request.method} is not allowed: a changelog is read-only")
+        if table.kind != "custom" and not self.state.settings.rest.inferred_changelogs:
+            raise RestError(
+                404,
+                f"{table.rest_set}/Changelog is not served: only the custom-entity changelog "
+                "path is confirmed (switch on rest.inferred_changelogs to serve it)",
+            )
+        for key in self._options(request):
+            if key in _CHANGELOG_REFUSED:
+                shown = next(k for k in request.query_params if k.lower() == key)
+                raise RestError(400, f"Unsupported query option {shown} on a changelog")
+        return self._page(
+            request,
+            known=_CHANGELOG_FIELDS,
+            id_field="id",
+            source=lambda _: self.state.storage.changelog(table.import_name),
+            expand=None,
+            token_paging=False,
+        )
 
     def _attribute_sets(self, request: Request, resource: Resource) -> Response:
         tenant = self.state.tenant

@@ -32,6 +32,8 @@ class Resource:
     """``v1`` (``AttributeSets``) or ``v2`` (``v2/AttributeSets``): the read-only sets."""
     set_key: int | str | None = None
     """The attribute set named: an id, or ``default`` (v2 only)."""
+    changelog: bool = False
+    """``<Set>/Changelog`` or ``CustomEntities('X')/Changelog``: the table's change records."""
 
     def collection_path(self) -> str:
         """The path of the table's collection relative to the base (for Location headers)."""
@@ -65,6 +67,8 @@ def _custom(tenant: Tenant, denominator: str, first: str, rest: list[str]) -> Re
         return Resource(table)
     if rest == ["$metadata"]:
         return Resource(table, metadata=True)
+    if len(rest) == 1 and rest[0].lower() == "changelog":
+        return Resource(table, changelog=True)
     item = _ITEM.match(rest[0])
     if item and len(rest) == 1:
         return Resource(table, item_id=_key(item.group("key")))
@@ -112,4 +116,6 @@ def resolve(tenant: Tenant, subpath: str) -> Resource:
         return Resource(table, item_id=item_id)
     if rest == ["$metadata"] and item_id is None:
         return Resource(table, metadata=True)
+    if len(rest) == 1 and rest[0].lower() == "changelog" and item_id is None:
+        return Resource(table, changelog=True)
     raise RestError(404, f"Unknown path below {first}: /{'/'.join(rest)}")

@@ -138,6 +138,9 @@ class RestSettings(_Strict):
     missing_product_status: Literal[400, 404] = 400
     error_body: Literal["problem", "string"] = "problem"
     check_custom_links: bool = True
+    inferred_changelogs: bool = False
+    """Serve ``Products/Changelog``, ``Variants/Changelog`` and ``Categories/Changelog`` too;
+    only the custom-entity changelog path is confirmed, so they are 404 unless switched on."""
     access: Literal["read_write", "read_only", "disabled"] = "read_write"
     """The account's REST feature: ``read_only`` answers writes 403, ``disabled`` every call
     (after authentication: a wrong key is still 401)."""

@@ -1,4 +1,5 @@
-"""The emulator's persistent store: items of every table, import jobs and seen signatures.
+"""The emulator's persistent store: items of every table, their changelog, import jobs and seen
+signatures.
 
 One SQLite file (stdlib ``sqlite3``); everything survives a restart. Deleted items stay as rows
 with status ``X`` so the inspection dump can show them; the APIs never return them.
@@ -30,6 +31,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     message TEXT NOT NULL DEFAULT '', will_fail INTEGER NOT NULL DEFAULT 0,
     finished REAL
 );
+CREATE TABLE IF NOT EXISTS changelog (
+    id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, entity_id INTEGER NOT NULL, ref TEXT NOT NULL,
+    action TEXT NOT NULL, date TEXT NOT NULL, author TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changelog_by_table ON changelog (tbl, id);
 CREATE TABLE IF NOT EXISTS uniques (
     code TEXT NOT NULL, value TEXT NOT NULL, seen REAL NOT NULL, PRIMARY KEY (code, value)
 );
@@ -106,8 +112,19 @@ def _job(row: sqlite3.Row) -> Job:
     )
 
 
+AUTHOR_API = "api"
+"""``author_type`` of changelog records written through the Catalog REST API (the default)."""
+AUTHOR_CONNECTOR = "unknown"
+"""``author_type`` of records written by Import Connector jobs (the real value is not known)."""
+
+
 class Storage:
-    """Thread-safe access to the SQLite file; one lock serialises every statement."""
+    """Thread-safe access to the SQLite file; one lock serialises every statement.
+
+    Every insert, save and delete of an item also appends a changelog record, in the same
+    transaction; within one outer transaction an item gets at most one ``create``/``update``
+    record (a create followed by the saves that fill it is one ``create``).
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
@@ -119,6 +136,8 @@ class Storage:
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
         self._depth = 0
+        self._logged: set[tuple[str, int]] = set()
+        self._author = threading.local()
 
     def close(self) -> None:
         """Close the connection."""
@@ -131,17 +150,42 @@ class Storage:
         with self._lock:
             if self._depth == 0:
                 self._conn.execute("BEGIN IMMEDIATE")
+                self._logged.clear()
             self._depth += 1
             try:
                 yield
             except BaseException:
                 self._depth -= 1
                 if self._depth == 0:
+                    self._logged.clear()
                     self._conn.execute("ROLLBACK")
                 raise
             self._depth -= 1
             if self._depth == 0:
+                self._logged.clear()
                 self._conn.execute("COMMIT")
+
+    @contextmanager
+    def authored_by(self, author: str) -> Iterator[None]:
+        """Changelog records written by this thread inside the block carry ``author``."""
+        previous = getattr(self._author, "name", AUTHOR_API)
+        self._author.name = author
+        try:
+            yield
+        finally:
+            self._author.name = previous
+
+    def _log(self, table: str, item_id: int, action: str, stamp: str) -> None:
+        """Append a changelog record; the reference is read from the item row."""
+        if action != "delete":
+            if (table, item_id) in self._logged:
+                return
+            self._logged.add((table, item_id))
+        self._execute(
+            "INSERT INTO changelog (tbl, entity_id, ref, action, date, author) "
+            "SELECT tbl, id, ref, ?, ?, ? FROM items WHERE tbl = ? AND id = ?",
+            (action, stamp, getattr(self._author, "name", AUTHOR_API), table, item_id),
+        )
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -228,11 +272,16 @@ class Storage:
                 "deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
                 (table, new_id, ref, status, json.dumps(fields), json.dumps(links), stamp, stamp),
             )
+            self._log(table, new_id, "create", stamp)
         return item
 
     def save(self, item: Item) -> None:
         """Write an item's status, fields and links back, stamping ``modified``."""
         item.modified = now_iso()
+        with self.transaction():
+            self._save(item)
+
+    def _save(self, item: Item) -> None:
         self._execute(
             "UPDATE items SET ref = ?, status = ?, fields = ?, links = ?, modified = ? "
             "WHERE tbl = ? AND id = ?",
@@ -246,13 +295,17 @@ class Storage:
                 item.id,
             ),
         )
+        self._log(item.table, item.id, "update", item.modified)
 
     def delete(self, table: str, item_id: int) -> None:
         """Mark an item deleted (status ``X``)."""
-        self._execute(
-            "UPDATE items SET status = 'X', deleted = 1, modified = ? WHERE tbl = ? AND id = ?",
-            (now_iso(), table, item_id),
-        )
+        stamp = now_iso()
+        with self.transaction():
+            self._execute(
+                "UPDATE items SET status = 'X', deleted = 1, modified = ? WHERE tbl = ? AND id = ?",
+                (stamp, table, item_id),
+            )
+            self._log(table, item_id, "delete", stamp)
 
     def children(self, table: str, link_field: str, parent_id: int) -> list[Item]:
         """Live items of ``table`` whose ``link_field`` link holds ``parent_id``."""
@@ -295,8 +348,25 @@ class Storage:
     def clear(self) -> None:
         """Remove every item, job and seen signature (the admin reset)."""
         with self.transaction():
-            for table in ("items", "sequences", "jobs", "uniques"):
+            for table in ("items", "sequences", "jobs", "uniques", "changelog"):
                 self._execute(f"DELETE FROM {table}")
+
+    # changelog ---------------------------------------------------------------------------
+
+    def changelog(self, table: str) -> list[dict[str, Any]]:
+        """Every changelog record of a table, oldest first, in the REST record shape."""
+        rows = self._query("SELECT * FROM changelog WHERE tbl = ? ORDER BY id", (table,))
+        return [
+            {
+                "id": row["id"],
+                "entity_id": row["entity_id"],
+                "reference": row["ref"],
+                "action": row["action"],
+                "date": row["date"],
+                "author_type": row["author"],
+            }
+            for row in rows
+        ]
 
     # jobs --------------------------------------------------------------------------------
 
