@@ -157,6 +157,11 @@ class RestCatalogClient:
         self._base = httpx.URL(credentials.base_url)
         self._secrets = (credentials.api_key,)
         self._ids: dict[tuple[str, str], int] = {}
+        #: (collection, reference) of creates whose POST timed out after it left, with the
+        #: monotonic time it did: the server may still write it (see :meth:`_sweep`).
+        self._unanswered: dict[tuple[str, str], float] = {}
+        #: Extra items a late-applied POST left behind, deleted by :meth:`_sweep`.
+        self.duplicates_removed = 0
         #: HTTP requests made so far, and how many of them were reference lookups.
         self.requests = 0
         self.lookups = 0
@@ -302,6 +307,20 @@ class RestCatalogClient:
         }
 
     def _lookup(self, entity: EntitySet, refs: list[str]) -> None:
+        for ref, ids in self._find_ids(entity, refs).items():
+            if len(ids) > 1:
+                log.warning(
+                    "%s: reference %r is held by %d items (ids %s); using the oldest, id %d",
+                    entity.name,
+                    ref,
+                    len(ids),
+                    sorted(ids),
+                    min(ids),
+                )
+            self._ids[(entity.collection, ref)] = min(ids)
+
+    def _find_ids(self, entity: EntitySet, refs: list[str]) -> dict[str, list[int]]:
+        """Every id holding each of ``refs`` (several when an item was created twice)."""
         in_list = ",".join(odata_string(r) for r in refs)
         url: httpx.URL | None = self._url(entity.collection).copy_merge_params(
             {
@@ -322,17 +341,52 @@ class RestCatalogClient:
                     found.setdefault(str(ref), []).append(int(item_id))
             link = page.get("@nextLink")
             url = self._next_url(str(link), entity) if link else None
-        for ref, ids in found.items():
-            if len(ids) > 1:
-                log.warning(
-                    "%s: reference %r is held by %d items (ids %s); using the oldest, id %d",
-                    entity.name,
-                    ref,
-                    len(ids),
-                    sorted(ids),
-                    min(ids),
-                )
-            self._ids[(entity.collection, ref)] = min(ids)
+        return found
+
+    def _sweep(self, entity: EntitySet) -> None:
+        """Delete the second items that late-applied POSTs created.
+
+        A POST that timed out may still be written by the server after the client looked the
+        reference up and created the item again. Once the slowest of them has had twice the
+        timeout to land, the references they touched are looked up once more, and every item
+        holding one besides the id the client kept (and the state store records) is deleted:
+        it was created by this client a moment ago and carries the same content.
+        """
+        mine = {
+            ref: at for (coll, ref), at in self._unanswered.items() if coll == entity.collection
+        }
+        if not mine:
+            return
+        settle = max(mine.values()) + 2 * self.options.timeout - time.monotonic()
+        if settle > 0:
+            self._sleep(settle)
+        for group in self._lookup_groups(entity, list(mine)):
+            for ref, ids in self._find_ids(entity, group).items():
+                kept = self._ids.get((entity.collection, ref), min(ids))
+                for extra in sorted(set(ids) - {kept}):
+                    label = f"{entity.ref_field} {ref!r}"
+                    log.warning(
+                        "%s: a timed-out create of %r was applied late: deleting the second "
+                        "item, id %d (keeping id %d)",
+                        entity.name,
+                        ref,
+                        extra,
+                        kept,
+                    )
+                    try:
+                        self._retrying(f"Sales Layer {API}, DELETE {entity.name} {label}")(
+                            self._request,
+                            "DELETE",
+                            self._url(entity.item(extra)),
+                            table=entity.name,
+                            item=label,
+                        )
+                        self.duplicates_removed += 1
+                    except SalesLayerApiError as exc:
+                        if exc.status != 404:
+                            raise
+        for ref in mine:
+            self._unanswered.pop((entity.collection, ref), None)
 
     def _get_page(self, url: httpx.URL, entity: EntitySet) -> dict[str, Any]:
         self.lookups += 1
@@ -483,6 +537,7 @@ class RestCatalogClient:
                 counts.created += 1
             else:
                 counts.updated += 1
+        self._sweep(entity)
         log.info(
             "Sales Layer %s: %s: %d created, %d updated (%d requests so far)",
             API,
@@ -545,6 +600,7 @@ class RestCatalogClient:
             response = self._request("POST", url, table=entity.name, item=label, json_body=body)
         except SalesLayerNoAnswerError:
             attempt[1] = 1
+            self._unanswered[(entity.collection, item.ref)] = time.monotonic()
             raise
         location = response.headers.get("Location", "")
         match = _LOCATION_ID.search(httpx.URL(location).path if location else "")
