@@ -373,18 +373,8 @@ class RestCatalogClient:
                         extra,
                         kept,
                     )
-                    try:
-                        self._retrying(f"Sales Layer {API}, DELETE {entity.name} {label}")(
-                            self._request,
-                            "DELETE",
-                            self._url(entity.item(extra)),
-                            table=entity.name,
-                            item=label,
-                        )
+                    if self._delete_id(entity, extra, label):
                         self.duplicates_removed += 1
-                    except SalesLayerApiError as exc:
-                        if exc.status != 404:
-                            raise
         for ref in mine:
             self._unanswered.pop((entity.collection, ref), None)
 
@@ -635,22 +625,28 @@ class RestCatalogClient:
         known = self.resolve(entity, wanted)
         counts = RestCounts(missing=len(wanted) - len(known))
         for ref, item_id in known.items():
-            label = f"{entity.ref_field} {ref!r}"
-            try:
-                self._retrying(f"Sales Layer {API}, DELETE {entity.name} {label}")(
-                    self._request,
-                    "DELETE",
-                    self._url(entity.item(item_id)),
-                    table=entity.name,
-                    item=label,
-                )
+            if self._delete_id(entity, item_id, f"{entity.ref_field} {ref!r}"):
                 counts.deleted += 1
-            except SalesLayerApiError as exc:
-                if exc.status != 404:
-                    raise
+            else:
                 counts.missing += 1
             self._ids.pop((entity.collection, ref), None)
         return counts
+
+    def _delete_id(self, entity: EntitySet, item_id: int, label: str) -> bool:
+        """DELETE one item by id, with retries; False when Sales Layer no longer has it."""
+        try:
+            self._retrying(f"Sales Layer {API}, DELETE {entity.name} {label}")(
+                self._request,
+                "DELETE",
+                self._url(entity.item(item_id)),
+                table=entity.name,
+                item=label,
+            )
+        except SalesLayerApiError as exc:
+            if exc.status != 404:
+                raise
+            return False
+        return True
 
     def set_status(
         self, entity: EntitySet, refs: Iterable[str], field_name: str, value: str
