@@ -15,21 +15,24 @@ def test_old_run_folders_are_removed_and_state_and_current_run_kept(tmp_path: Pa
     folder = tmp_path / "shop"
     now = datetime(2026, 12, 1, tzinfo=UTC)
     old_stamp = (now - timedelta(days=20)).timestamp()
-    for name in ["manual__2026-11-01", "manual__2026-11-29", "_state", "scheduled_current"]:
-        (folder / name / "landed").mkdir(parents=True)
-        (folder / name / "landed" / "x.csv").write_text("x")
+    for name in ["manual__2026-11-01", "manual__2026-11-29", "_state", "scheduled+current"]:
+        staging.mark_run_folder(base, "shop", name)  # as the fetch stage does
+        landed = folder / staging.safe_segment(name) / "landed"
+        landed.mkdir(parents=True)
+        (landed / "x.csv").write_text("x")
     for name in ["manual__2026-11-01", "_state", "scheduled_current"]:
         os.utime(folder / name, (old_stamp, old_stamp))
 
-    removed = staging.clean_old_runs(base, "shop", 14, keep="scheduled+current", now=now)
+    retention = staging.clean_old_runs(base, "shop", 14, keep="scheduled+current", now=now)
 
-    assert removed == ["manual__2026-11-01"]
+    assert retention.removed == ["manual__2026-11-01"]
+    assert retention.not_runs == []
     assert sorted(p.name for p in folder.iterdir()) == [
         "_state",
         "manual__2026-11-29",
         "scheduled_current",
     ]
-    assert staging.clean_old_runs(base, "nothing-yet", 14) == []
+    assert staging.clean_old_runs(base, "nothing-yet", 14) == staging.Retention()
 
 
 def test_last_fetch_record_round_trip_and_forget(tmp_path: Path) -> None:

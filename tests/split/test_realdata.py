@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 from tests.split.conftest import connector, realdata, run_split
@@ -146,7 +147,7 @@ def test_prestashop_stores(tmp_path: Path) -> None:
     assert [i["reference"] for i in items] == [r["Store ID"] for r in rows]
     assert items[0]["hours"] == rows[0]["hours"].split(",")
     assert len(items[0]["hours"]) == 7
-    assert items[0]["latitude"] == float(rows[0]["latitude"])
+    assert Decimal(items[0]["latitude"]) == Decimal(rows[0]["latitude"])  # exact, not a float
 
 
 def test_starbucks_directory(tmp_path: Path) -> None:

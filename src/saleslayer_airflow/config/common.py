@@ -36,7 +36,12 @@ ColumnName = Annotated[
 Template = Annotated[
     str,
     StringConstraints(min_length=1),
-    Field(description="Jinja-templated per run, e.g. 'exports/products_{{ ds_nodash }}.csv'."),
+    Field(
+        description="Jinja-templated per run, e.g. 'exports/products_{{ ds_nodash }}.csv'. "
+        "Templates see only the run's dates (ds, ds_nodash, ts, logical_date, "
+        "data_interval_start/end, run_after), params and macros.ds_add/ds_format/datetime/"
+        "timedelta; never connections or variables."
+    ),
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -99,11 +104,8 @@ def check_optional_template(value: str | None) -> str | None:
 
 
 def check_template(value: str) -> str:
-    """Reject Jinja syntax errors when the file is read, not when the run renders it."""
-    import jinja2
+    """Reject Jinja syntax errors, and anything but the run's dates and params, when the file is
+    read, not when the run renders it (see :mod:`saleslayer_airflow.config.templates`)."""
+    from saleslayer_airflow.config import templates
 
-    try:
-        jinja2.Environment().parse(value)
-    except jinja2.TemplateSyntaxError as exc:
-        raise ValueError(f"invalid Jinja template {value!r}: {exc.message}") from None
-    return value
+    return templates.check_template(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Annotated
 
@@ -26,6 +27,11 @@ from saleslayer_airflow.config.sources import Source
 from saleslayer_airflow.config.tables import TableKind, TableMapping, check_table_files
 from saleslayer_airflow.config.target import SalesLayerTarget
 
+#: A connector id is a DAG id (Airflow: letters, digits, '_', '.', '-', at most 250) and the name
+#: of the connector's folder in staging, so it may not start with '_' (the staging's own folders,
+#: e.g. `_state`, which the web app never serves) nor '.' (hidden, or '..').
+CONNECTOR_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+CONNECTOR_ID_MAX = 200
 SCHEDULE_PRESETS = frozenset(
     {"@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"}
 )
@@ -39,8 +45,11 @@ class ConnectorConfig(StrictModel):
 
     id: Annotated[
         str,
-        StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$", max_length=200),
-        Field(description="The DAG id. Letters, digits, '_', '.', '-'."),
+        Field(
+            description="The DAG id, and the name of the connector's staging folder: letters, "
+            "digits, '_', '.', '-', starting with a letter or a digit.",
+            json_schema_extra={"pattern": CONNECTOR_ID_PATTERN, "maxLength": CONNECTOR_ID_MAX},
+        ),
     ]
     description: str = Field(min_length=1, description="What this connector imports, for people.")
     owner: str = Field("data-engineering", min_length=1)
@@ -70,6 +79,30 @@ class ConnectorConfig(StrictModel):
     staging: Staging = Field(default_factory=Staging)
 
     _durations = field_validator("retry_delay", mode="before")(parse_duration)
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        if not value:
+            raise ValueError("the connector id is empty; give the DAG id, e.g. `id: stores_ftp`")
+        if len(value) > CONNECTOR_ID_MAX:
+            raise ValueError(f"the connector id is longer than {CONNECTOR_ID_MAX} characters")
+        if value[0] in "_.":
+            allowed = (c if c.isascii() and (c.isalnum() or c in "_.-") else "_" for c in value)
+            fixed = "".join(allowed).lstrip("_.-") or "connector"
+            raise ValueError(
+                f"connector id {value!r} starts with {value[0]!r}: ids become staging folder "
+                "names, where '_' marks the staging's own folders and '.' hidden ones, so its "
+                f"run files could never be served; start it with a letter or a digit, e.g. "
+                f"{fixed!r}"
+            )
+        if not re.fullmatch(CONNECTOR_ID_PATTERN, value):
+            bad = sorted({c for c in value if not (c.isascii() and (c.isalnum() or c in "_.-"))})
+            raise ValueError(
+                f"connector id {value!r} holds {', '.join(repr(c) for c in bad)}: use only "
+                "letters, digits, '_', '.' and '-' (it is the DAG id and a folder name)"
+            )
+        return value
 
     @field_validator("schedule")
     @classmethod

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
@@ -81,9 +82,36 @@ NAMED_FILES_DESCRIPTION = (
 )
 
 
+def _strings(
+    value: Any, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Every string in the raw `source:` data, with its path (dict keys are not rendered)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*path, index))
+
+
 class _SourceBase(StrictModel):
     conn_id: ConnId
     on_missing: MissingExport = Field(default_factory=MissingExport)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _templates_see_only_dates_and_params(cls, data: Any) -> Any:
+        """The fetch task renders every string of `source:` (headers and query params too), so
+        every one is checked, not only the documented templates (path, endpoint, files)."""
+        for path, text in _strings(data):
+            if "{" in text:
+                try:
+                    check_template(text)
+                except ValueError as exc:
+                    raise LocatedValueError(path, str(exc)) from None
+        return data
 
     def named_files(self) -> dict[str, str]:
         """The declared named files (name -> path or endpoint); empty for a single export."""

@@ -45,6 +45,13 @@ class FieldType(StrEnum):
     URL = "url"
 
 
+class OnEmpty(StrEnum):
+    """What an empty cell of a mapped field does to the value Sales Layer has."""
+
+    CLEAR = "clear"
+    KEEP = "keep"
+
+
 class Transform(StrictModel):
     """One declared transform applied to a value, in order. Exactly one key is set."""
 
@@ -102,6 +109,12 @@ class FieldMapping(ColumnShorthandModel):
     max_length: int | None = Field(None, ge=1)
     enum: list[str] | None = Field(None, description="Allowed values (after transforms).")
     transforms: list[Transform] = Field(default_factory=list)
+    on_empty: OnEmpty | None = Field(
+        None,
+        description="An empty cell (with no `default`): `clear` empties the field in Sales "
+        "Layer (the ERP is the source of truth), `keep` leaves the value Sales Layer has. "
+        "Unset: the connector's `target.on_empty`.",
+    )
 
     @field_validator("language_pattern")
     @classmethod

@@ -13,6 +13,7 @@ from saleslayer_airflow.config.common import (
     ConnId,
     StrictModel,
 )
+from saleslayer_airflow.config.tables import OnEmpty
 
 
 class Transport(StrEnum):
@@ -62,6 +63,11 @@ class SalesLayerTarget(StrictModel):
         False, description="Update existing items only; never create (Sales Layer's own option)."
     )
     dry_run: bool = Field(False, description="Do everything but write; report what would change.")
+    on_empty: OnEmpty = Field(
+        OnEmpty.CLEAR,
+        description="Default of every field's `on_empty`: `clear` sends a field empty in the "
+        "export as empty, which clears it in Sales Layer; `keep` leaves the value there.",
+    )
     apply_older_exports: bool = Field(
         False,
         description="Let an export dated before the data already applied overwrite it "
@@ -69,5 +75,13 @@ class SalesLayerTarget(StrictModel):
     )
     batch_size: int = Field(1000, ge=1, le=50_000, description="Items per call (API max 50,000).")
     max_payload_mb: float = Field(8, gt=0, le=100, description="Payload size cap per call.")
+    max_failed_ratio: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Share of a table's items Sales Layer may refuse (each is set aside with "
+        "its reason and sent again next run, the rest is pushed) before the table's push task "
+        "fails; like validation.max_reject_ratio. 0: any refused item fails the task.",
+    )
     pool: str = Field("saleslayer", description="Airflow pool bounding pushes per account.")
     deletions: Deletions = Field(default_factory=Deletions)

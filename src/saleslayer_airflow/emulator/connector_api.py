@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import time
 from typing import Any
 
@@ -29,6 +30,15 @@ def legacy_error(code: int, detail: str, *, version: str = API_VERSION) -> Respo
         "error_message": f"{ERROR_MESSAGES.get(code, 'Error')}: {detail}",
     }
     return Response(json.dumps(body), media_type="application/json")
+
+
+# "points_of_sale ST-1: ..." or "products[3]: ...": the item an error is about, and its reason.
+_ITEM_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(?:\[\d+\]| \S+): ")
+
+
+def _unnamed(errors: list[str]) -> list[str]:
+    """The errors of a denial without the items they are about (``denials_name_items: false``)."""
+    return [_ITEM_PREFIX.sub("", error) for error in errors]
 
 
 class ConnectorApi:
@@ -72,10 +82,17 @@ class ConnectorApi:
         response: dict[str, Any] = {"version": version, "time": int(now), "action": "update"}
         try:
             batch = importer.normalize(state.tenant, settings, form)
-            planned = importer.plan(state.tenant, state.storage, connector, batch)
+            refused = importer.refused_items(batch, state.settings.refuse)
+            try:
+                planned = importer.plan(state.tenant, state.storage, connector, batch)
+            except importer.ImportRejected as exc:
+                raise importer.ImportRejected(refused + exc.errors) from None
+            if refused:
+                raise importer.ImportRejected(refused)
         except importer.ImportRejected as exc:
+            errors = exc.errors if settings.denials_name_items else _unnamed(exc.errors)
             response["error"] = 0
-            response["input_response"] = {"result": 2, "errors": exc.errors}
+            response["input_response"] = {"result": 2, "errors": errors}
             return self._answer(response, query)
         tables = sorted(set(batch["upserts"]) | set(batch["deletes"]))
         counts: dict[str, Any] = dict(planned.counts.as_response(tables))

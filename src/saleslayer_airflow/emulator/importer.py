@@ -325,3 +325,14 @@ def _set_links(
             continue
         found = storage.by_refs(link.target, refs)
         item.links[link.field] = [found[r].id for r in refs if r in found]
+
+
+def refused_items(batch: Batch, refuse: dict[str, dict[str, str]]) -> list[str]:
+    """The errors of the call's items the emulator is set to refuse (settings ``refuse``)."""
+    return [
+        f"{name} {row['ref']}: {refuse[name][row['ref']]}"
+        for name, rows in batch["upserts"].items()
+        if name in refuse
+        for row in rows
+        if row["ref"] in refuse[name]
+    ]

@@ -165,7 +165,12 @@ class RestApi:
     def _reader(self, request: Request, table: TableSpec) -> BodyReader:
         culture = culture_of(self.state.tenant, request.headers.get("accept-language"))
         return BodyReader(
-            self.state.tenant, self.state.storage, table, self.state.settings.rest, culture
+            self.state.tenant,
+            self.state.storage,
+            table,
+            self.state.settings.rest,
+            culture,
+            refuse=self.state.settings.refuse.get(table.import_name),
         )
 
     def _create(self, request: Request, resource: Resource, raw: bytes) -> Response:

@@ -78,12 +78,14 @@ class BodyReader:
         table: TableSpec,
         settings: RestSettings,
         culture: str,
+        refuse: dict[str, str] | None = None,
     ) -> None:
         self.tenant = tenant
         self.storage = storage
         self.table = table
         self.settings = settings
         self.culture = culture
+        self.refuse = refuse or {}
 
     def read(self, body: dict[str, Any], current: Item | None) -> Change:
         """Check every key of ``body``; ``current`` is the item a PATCH changes (None: POST)."""
@@ -120,7 +122,13 @@ class BodyReader:
                 raise RestError(400, f"Invalid attribute name: {key}", field=key)
         if current is None:
             self._check_create(change)
+        self._check_refused(change.ref if current is None else current.ref)
         return change
+
+    def _check_refused(self, ref: str | None) -> None:
+        """Settings ``refuse``: data Sales Layer does not accept for this item."""
+        if ref is not None and ref in self.refuse:
+            raise RestError(400, self.refuse[ref])
 
     def _check_create(self, change: Change) -> None:
         table = self.table

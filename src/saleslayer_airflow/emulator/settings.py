@@ -111,6 +111,10 @@ class ConnectorApiSettings(_Strict):
     max_items_per_call: int = Field(default=50_000, ge=1)
     busy_while_job_running: bool = False
     """When on, a call for a connector whose previous job has not ended gets code 14."""
+    denials_name_items: bool = True
+    """How a denied call (``result: 2``) words the errors about its items: naming each item
+    (``points_of_sale ST-1: ...``, ``products[3]: ...``), or, when off, giving only the reason,
+    as the public docs do not promise Sales Layer names them (a client must then bisect)."""
 
 
 class TrackingSettings(_Strict):
@@ -154,10 +158,20 @@ class EmulatorSettings(_Strict):
     rest: RestSettings = Field(default_factory=RestSettings)
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     faults: Faults = Field(default_factory=Faults)
+    refuse: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Items refused as Sales Layer refuses data it does not accept: table (import name) ->
+    reference -> reason, e.g. ``{products: {P-7: "Invalid value for field prod_price"}}``. An
+    Import Connector call holding one is denied whole (``result: 2``, nothing written); a REST
+    write of one is answered 400 with the reason. A settings patch's ``refuse`` replaces the
+    one set before (``refuse: {}`` lifts every refusal)."""
 
     def merged(self, patch: dict[str, Any]) -> EmulatorSettings:
-        """A copy with ``patch`` (a partial settings mapping) deep-merged over these settings."""
-        return EmulatorSettings.model_validate(_deep_merge(self.model_dump(), patch))
+        """A copy with ``patch`` (a partial settings mapping) deep-merged over these settings
+        (but ``refuse``, which it replaces)."""
+        base = self.model_dump()
+        if "refuse" in patch:
+            base["refuse"] = {}
+        return EmulatorSettings.model_validate(_deep_merge(base, patch))
 
 
 def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from saleslayer_airflow.config.tables import TableKind
 from saleslayer_airflow.mapping.columns import is_empty, record_getters, tabular_getters
 from saleslayer_airflow.mapping.errors import MappingError
 from saleslayer_airflow.mapping.plan import FieldSource, LinkPlan, TablePlan
+from saleslayer_airflow.mapping.references import normalise_reference, path_levels, reference_text
 from saleslayer_airflow.mapping.transforms import apply_transforms
 from saleslayer_airflow.readers.json import MISSING
 from saleslayer_airflow.validation.values import ValueProblem, as_text, check_value, shown
@@ -71,12 +72,43 @@ class BoundTable:
         return True
 
     def reference_of(self, cells: Any) -> str:
-        """The row's reference as text, for a reject; '' when it has none."""
+        """The row's reference as text, for a reject; '' when it has none. Normalised like
+        :meth:`map` does, so that children linking to it learn it was rejected."""
         try:
             value = self._ref_get(cells)
         except (IndexError, TypeError):
             return ""
-        return "" if is_empty(value) else as_text(value)
+        return "" if is_empty(value) else self._loose_reference(value)
+
+    def _loose_reference(self, raw: Any) -> str:
+        """The reference a rejected row is recorded under: normalised as far as it goes (a path
+        with an empty level keeps it), so that a link to it finds it among the rejected."""
+        try:
+            if self.plan.path is None:
+                return normalise_reference(raw)
+            levels = path_levels(raw, self.plan.path.separator)
+            return self.plan.path.separator.join(levels) if any(levels) else ""
+        except ValueProblem:
+            return as_text(raw).strip()
+
+    def _reference(self, raw: Any) -> tuple[str, list[str] | None]:
+        """The item reference of a non-empty source value, and its levels for a category path."""
+        plan = self.plan
+        if plan.path is None:
+            ref = normalise_reference(raw)
+            if not ref:
+                raise ValueProblem("the reference is empty; every item needs one", "no_reference")
+            return ref, None
+        path = path_levels(raw, plan.path.separator)
+        if not any(path):
+            raise ValueProblem("the category path is empty; every item needs one", "no_reference")
+        if not all(path):
+            raise ValueProblem(
+                f"the category path has an empty level (levels are separated by "
+                f"{plan.path.separator!r})",
+                "bad_path",
+            )
+        return plan.path.separator.join(path), path
 
     def note_seen(self, cells: Any) -> None:
         """JSON records: remember which mapped paths occurred at least once."""
@@ -124,25 +156,35 @@ class BoundTable:
         return check_value(value, spec, in_list=False)
 
     def _link(self, link: LinkPlan, cells: Any) -> Any:
+        """The link's reference(s), normalised exactly like the items they point at; raises
+        ValueProblem for one that cannot be a reference (the row is rejected, never trimmed of
+        the bad reference)."""
         assert link.column is not None
         raw = self._get[link.column](cells)
-        if not link.is_list:
-            return None if is_empty(raw) else as_text(raw)
         if is_empty(raw):
             return None
+        noun = f"{link.noun} reference"
+        if not link.is_list:
+            return normalise_reference(raw, noun) or None
         if isinstance(raw, list):
-            parts = [as_text(p) for p in raw]
+            parts = raw
         elif link.separator is not None:
-            parts = as_text(raw).split(link.separator)
+            parts = reference_text(raw, noun).split(link.separator)
         else:
-            parts = [as_text(raw)]
+            parts = [raw]
         refs = []
         for part in parts:
-            part = part.strip()
-            if link.path_separator is not None:
-                part = link.path_separator.join(s.strip() for s in part.split(link.path_separator))
-            if part:
-                refs.append(part)
+            if is_empty(part):
+                continue
+            if link.path_separator is None:
+                ref = normalise_reference(part, noun)
+            else:
+                # An empty level is kept: the category side rejects that path under the same
+                # reference, so this link then says its category was rejected.
+                levels = path_levels(part, link.path_separator, f"{link.noun} path level")
+                ref = link.path_separator.join(levels) if any(levels) else ""
+            if ref:
+                refs.append(ref)
         return list(dict.fromkeys(refs)) or None
 
     def _reject(self, ref: str, column: str, value: Any, reason: str, code: str) -> RowReject:
@@ -154,7 +196,7 @@ class BoundTable:
         plan = self.plan
         ref_column = plan.path.column if plan.path else plan.reference
         raw_ref = self._ref_get(cells)
-        if is_empty(raw_ref) or not as_text(raw_ref).strip():
+        if is_empty(raw_ref):
             noun = "category path" if plan.path else "reference"
             return self._reject(
                 "",
@@ -163,20 +205,12 @@ class BoundTable:
                 f"the {noun} is empty; every item needs one",
                 "no_reference",
             )
-        ref = as_text(raw_ref)
-        path: list[str] | None = None
-        if plan.path is not None:
-            path = [s.strip() for s in ref.split(plan.path.separator)]
-            if not all(path):
-                return self._reject(
-                    ref,
-                    ref_column,
-                    ref,
-                    f"the category path has an empty level (levels are separated by "
-                    f"{plan.path.separator!r})",
-                    "bad_path",
-                )
-            ref = plan.path.separator.join(path)
+        try:
+            ref, path = self._reference(raw_ref)
+        except ValueProblem as problem:
+            return self._reject(
+                self._loose_reference(raw_ref), ref_column, raw_ref, problem.reason, problem.code
+            )
         if len(ref) > MAX_REFERENCE_LENGTH:
             return self._reject(
                 ref,
@@ -200,7 +234,11 @@ class BoundTable:
             if link.column is None:
                 values.append(None)  # a path's parent, set per level below
                 continue
-            value = self._link(link, cells)
+            try:
+                value = self._link(link, cells)
+            except ValueProblem as problem:
+                raw_link = self._get[link.column](cells)
+                return self._reject(ref, link.column, raw_link, problem.reason, problem.code)
             if value is None and plan.kind is TableKind.VARIANTS and link.out == "_product_ref":
                 return self._reject(
                     ref,

@@ -79,12 +79,27 @@ class FetchSourceOperator(ConnectorStageOperator):
     def render_template_fields(
         self, context: Context, jinja_env: jinja2.Environment | None = None
     ) -> None:
-        """Render ``source`` with ``ds``/``ds_nodash`` set from ``export_date`` when needed."""
-        export_date = export_date_for(context)
-        if export_date is not None:
-            context["ds"] = export_date.isoformat()
-            context["ds_nodash"] = export_date.strftime("%Y%m%d")
-        super().render_template_fields(context, jinja_env)
+        """Render ``source`` with the run's dates and params only, ``ds``/``ds_nodash`` set from
+        ``export_date`` when needed.
+
+        Neither Airflow's context nor its Jinja environment (``jinja_env``) is used: they reach
+        every connection and variable (``conn.<id>.password``), and what a path renders goes to
+        the ERP server, XCom, staging and the logs. See :mod:`saleslayer_airflow.config.templates`.
+        """
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from saleslayer_airflow.config.templates import (
+            TemplateRenderError,
+            render_value,
+            run_template_context,
+        )
+
+        names = run_template_context(context, export_date_for(context))
+        try:
+            self.source = render_value(self.source, names, where="source")
+        except TemplateRenderError as exc:
+            # Retrying cannot help: the connector file must change.
+            raise AirflowFailException(f"connector {self.connector_id!r}: {exc}") from None
 
     def execute(self, context: Context) -> dict[str, Any]:
         return self._import(context, first_look=None)
@@ -116,6 +131,7 @@ class FetchSourceOperator(ConnectorStageOperator):
 
         from saleslayer_airflow import staging
         from saleslayer_airflow.exceptions import TerminalError
+        from saleslayer_airflow.push.targets import target_account_or_none
         from saleslayer_airflow.sources.errors import ExportUnchanged
         from saleslayer_airflow.sources.fingerprint import combined_fingerprint
         from saleslayer_airflow.sources.history import FetchHistory
@@ -124,13 +140,17 @@ class FetchSourceOperator(ConnectorStageOperator):
         run_id = context["run_id"]
         base = staging.staging_base_uri(config.staging.base)
         run_folder = staging.run_folder(base, config.id, run_id)
-        history = FetchHistory(staging.connector_folder(base, config.id))
+        # Scoped by the target account: re-pointed elsewhere, the connector imports everything.
+        account = target_account_or_none(config, self.log.warning)
+        history = FetchHistory(staging.connector_folder(base, config.id), account=account)
         last = history.read()
         force = config.force or bool(context["params"].get("force"))
         # A retry of the run that wrote the record is never skipped, nor is a forced run.
         compare_with = last if last is not None and last.run_id != run_id else None
         previous = None if force or compare_with is None else compare_with.remote()
         started = datetime.now(UTC)
+        # Marked before anything lands: retention deletes only folders carrying this marker.
+        staging.mark_run_folder(base, config.id, run_id)
         try:
             files = self._fetch_or_wait(context, run_folder, last, previous, first_look)
         except ExportUnchanged as unchanged:
@@ -298,16 +318,27 @@ class FetchSourceOperator(ConnectorStageOperator):
 
         config = self.connector_config
         try:
-            removed = staging.clean_old_runs(
+            retention = staging.clean_old_runs(
                 base, config.id, config.staging.retention_days, keep=run_id
             )
         except OSError as exc:  # clean-up must never fail an import
             self.log.warning("Could not clean old run folders: %s", exc)
             return
-        if removed:
+        if retention.removed:
             self.log.info(
                 "Removed %d run folders older than %d days: %s",
-                len(removed), config.staging.retention_days, ", ".join(removed),
+                len(retention.removed), config.staging.retention_days,
+                ", ".join(retention.removed),
+            )  # fmt: skip
+        if retention.not_runs:
+            names = retention.not_runs
+            more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+            self.log.info(
+                "Not a run folder, kept (retention deletes only folders holding a %s marker of "
+                "connector %r; run folders from before the marker existed are kept too, delete "
+                "them by hand): %s%s in %s",
+                staging.RUN_MARKER, config.id, ", ".join(names[:10]), more,
+                staging.connector_folder(base, config.id),
             )  # fmt: skip
 
 

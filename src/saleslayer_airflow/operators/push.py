@@ -42,6 +42,13 @@ class PushTableOperator(ConnectorStageOperator):
     task publishes its progress (batches done, items sent) in Airflow's task state store under
     the key ``progress``.
 
+    An item Sales Layer refuses (a call denied because of it, a REST write answered 400) does not
+    block the others: it is set aside with Sales Layer's reason (``failed``, ``refused`` and the
+    first reasons in ``refusals``; all of them in ``failed/<table>.csv`` of the run folder, which
+    the report adds to the run's rejects), not recorded as pushed, and sent again next run. The
+    task fails without retry only when more than ``target.max_failed_ratio`` of the items sent
+    were refused.
+
     Returns (XCom) the table's balanced counts and ``status``; when sending fails, the counts
     are pushed all the same (unsent items as ``failed``) with the ``error``, and the error is
     raised: transient errors are retried by Airflow, terminal ones fail the task at once (a
@@ -66,10 +73,11 @@ class PushTableOperator(ConnectorStageOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         from saleslayer_airflow.exceptions import TerminalError
+        from saleslayer_airflow.push.failures import FailedItems
         from saleslayer_airflow.push.items import read_items, read_references
         from saleslayer_airflow.push.pipeline import PushInterrupted, PushOptions, push_table
         from saleslayer_airflow.push.progress import ProgressPublisher
-        from saleslayer_airflow.push.targets import open_target
+        from saleslayer_airflow.push.targets import open_target, target_account
         from saleslayer_airflow.state import StateStore
 
         config = self.connector_config
@@ -90,17 +98,39 @@ class PushTableOperator(ConnectorStageOperator):
             overwrite=config.target.overwrite,
             apply_older_exports=config.target.apply_older_exports,
             dry_run=dry_run,
+            max_failed_ratio=config.target.max_failed_ratio,
+            total_items=staged.get("rows_out"),
         )
+        # Items Sales Layer refuses: set aside with its reason, written to failed/<table>.csv.
+        failed_items = FailedItems(self.table)
         store = StateStore.open()
         staged_path = ObjectStoragePath(staged["path"])
         progress = ProgressPublisher(_task_state_store(context), self.table, log=self.log)
         try:
+            # The state of the account the connection points at now (another account's items,
+            # hashes and deletions candidates are not this one's); the first push after the
+            # upgrade to accounts takes the table's earlier state along.
+            store.account = target_account(config)
+            store.adopt_legacy(config.id, self.table)
             # Planned (and refused past the safety limit) before anything is sent.
-            deletions = self._plan_deletions(store, staged_path, options)
+            deletions = self._plan_deletions(store, staged, staged_path, options)
             with open_target(config, self.table, store, options) as target:
-                items = target.order(read_items(staged_path, self.table, self.config_table))
+                items = target.order(
+                    read_items(
+                        staged_path,
+                        self.table,
+                        self.config_table,
+                        on_empty=config.target.on_empty,
+                    )
+                )
                 counts = push_table(
-                    items, store, options, target.send, split=target.split, progress=progress
+                    items,
+                    store,
+                    options,
+                    target.send,
+                    split=target.split,
+                    progress=progress,
+                    on_refused=failed_items.add,
                 )
                 if deletions is not None:
                     try:
@@ -132,6 +162,7 @@ class PushTableOperator(ConnectorStageOperator):
                 "table": self.table,
                 "error": str(stopped.cause),
             }
+            self._publish_failed(failed_items, staged_path, context)
             context["ti"].xcom_push(key="return_value", value=result)
             progress.finish("failed", stopped.counts)
             self.log.error("push of %s stopped: %s", self.table, result)
@@ -140,12 +171,32 @@ class PushTableOperator(ConnectorStageOperator):
             raise stopped.cause from None
         finally:
             store.close()
+        self._publish_failed(failed_items, staged_path, context)
         status = "dry run" if dry_run else "pushed"
         progress.finish(status, counts)
         result = counts.as_dict() | {"status": status, "table": self.table}
+        if deletions is not None and deletions.refused is not None:
+            result |= {"deletions": "refused", "deletions_reason": deletions.refused}
         self._describe_asset_events(context, result, dry_run=dry_run)
         self.log.info("push of %s: %s", self.table, result)
         return result
+
+    def _publish_failed(self, failed_items: Any, staged_path: Any, context: Context) -> None:
+        """Write the items Sales Layer refused to ``failed/<table>.csv`` of the run folder (the
+        report task adds them to the run's rejects)."""
+        from saleslayer_airflow import staging
+
+        base = staging.staging_base_uri(self.connector_config.staging.base)
+        folder = staging.run_folder(base, self.connector_config.id, context["run_id"])
+        written = failed_items.publish(staged_path, folder)
+        if written is not None:
+            self.log.warning(
+                "Sales Layer refused %d items of %s; they are listed with its reasons in %s "
+                "and are sent again next run",
+                failed_items.count,
+                self.table,
+                written,
+            )
 
     def _describe_asset_events(
         self, context: Context, result: dict[str, Any], *, dry_run: bool
@@ -168,8 +219,13 @@ class PushTableOperator(ConnectorStageOperator):
         """This task's table mapping."""
         return self.connector_config.tables[self.table]
 
-    def _plan_deletions(self, store: Any, staged_path: Any, options: Any) -> Any:
-        """The deletions of this run (None when the connector does not delete)."""
+    def _plan_deletions(
+        self, store: Any, staged: dict[str, Any], staged_path: Any, options: Any
+    ) -> Any:
+        """The deletions of this run (None when the connector does not delete): the live items
+        this export lacks, less those its rejected rows name; none at all (the plan's
+        ``refused`` says why) when rows of the table's input could not be read."""
+        from airflow.sdk import ObjectStoragePath
         from airflow.sdk.exceptions import AirflowFailException
 
         from saleslayer_airflow.config.target import DeletionAction
@@ -185,22 +241,33 @@ class PushTableOperator(ConnectorStageOperator):
                 "status need the status field's name; set the table's reference_field to "
                 "'<prefix>_ref' (its status field is then '<prefix>_stat')"
             )
+        unreadable = staged.get("unreadable") or None
+        rejected_path = staged.get("rejected_refs_path")
+        rejected: set[str] = set()
+        if rejected_path and not unreadable:
+            rejected = read_references(ObjectStoragePath(rejected_path))
         plan = plan_deletions(
             store,
             options.connector_id,
             options.table,
-            read_references(staged_path),
+            () if unreadable else read_references(staged_path),
             export_date=options.export_date,
             max_ratio=deletions.max_ratio,
             apply_older_exports=options.apply_older_exports,
+            rejected=rejected,
+            unreadable=unreadable,
         )
+        if plan.refused is not None:
+            self.log.warning("deletions of %s refused: %s", options.table, plan.refused)
+            return plan
         self.log.info(
-            "deletions of %s: %d of %d live items are missing from this export (%d kept: "
-            "applied from a newer export)",
+            "deletions of %s: %d of %d live items are missing from this export (kept: %d "
+            "applied from a newer export, %d whose rows were rejected)",
             options.table,
             len(plan.references),
             plan.live,
             plan.kept_newer,
+            plan.kept_rejected,
         )
         return plan
 

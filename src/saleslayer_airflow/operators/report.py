@@ -41,6 +41,7 @@ class ImportReportOperator(ConnectorStageOperator):
         from airflow.sdk.exceptions import AirflowSkipException
 
         from saleslayer_airflow import staging
+        from saleslayer_airflow.push.failures import merge_into_rejects
         from saleslayer_airflow.report.summary import build_report
         from saleslayer_airflow.sources.history import FetchHistory
 
@@ -62,12 +63,15 @@ class ImportReportOperator(ConnectorStageOperator):
         dry_run = config.target.dry_run or bool(context["params"].get("dry_run"))
         pushes = {table: ti.xcom_pull(task_ids=push_task_id(table)) for table in config.tables}
         report = build_report(config.id, run_id, split, pushes, dry_run=dry_run)
-        if not report.succeeded or dry_run or any(t.skipped for t in report.tables):
+        if not report.succeeded or dry_run or any(t.skipped or t.refused for t in report.tables):
             # The export was not (or not wholly) imported: let the next run take it again, so
-            # items Sales Layer skipped are sent again even when the export does not change.
+            # items Sales Layer skipped or refused are sent again even when the export does not
+            # change.
             history.forget(run_id)
 
         folder = staging.run_folder(base, config.id, run_id)
+        # Items Sales Layer refused join the rows validation set aside, in the one rejects file.
+        merge_into_rejects(folder, staging.REJECTS_FILE)
         body = report.as_dict() | {"fingerprint": fetched.get("fingerprint")}
         with (folder / staging.REPORT_FILE).open("w", encoding="utf-8") as handle:
             json.dump(body, handle, indent=2)

@@ -12,7 +12,7 @@ from airflow.sdk import Context
 
 from saleslayer_airflow.exceptions import TerminalError
 from saleslayer_airflow.operators.base import ConnectorStageOperator, frozen_heap
-from saleslayer_airflow.staging import REJECTS_FILE, SPLIT
+from saleslayer_airflow.staging import REJECTED_REFS_SUFFIX, REJECTS_FILE, SPLIT
 from saleslayer_airflow.ui.links import RejectsFileLink
 
 FETCH_TASK_ID = "fetch_source"
@@ -44,6 +44,11 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
     name in the source's `files:` when named; a table with `file:` reads only those), writes
     ``<run_folder>/split/<table>.parquet`` and ``<run_folder>/rejects.csv``, returns a summary
     and fails without retry when the rejects cross the connector's `validation:` threshold.
+
+    For deletions, each table also gets ``split/<table>.rejected_refs.parquet`` (the references
+    of its rejected rows: the export holds those items) and, in the summary, how many rows of
+    its input could not be read at all (``unreadable_rows``, and ``unreadable``: how many, of
+    which file, the first line and why); such an export never drives deletions.
     """
 
     stage = "validate-and-split"
@@ -58,7 +63,9 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
         from airflow.sdk import ObjectStoragePath
         from airflow.sdk.exceptions import AirflowFailException
 
+        from saleslayer_airflow.push.targets import target_account_or_none
         from saleslayer_airflow.state import StateStore
+        from saleslayer_airflow.state.store import LEGACY_ACCOUNT
         from saleslayer_airflow.validation.pipeline import BALANCE_RULE, LandedFile, split_export
         from saleslayer_airflow.validation.threshold import check_threshold
 
@@ -80,8 +87,10 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
                 )
                 for i, f in enumerate(fetched["files"])
             ]
-            # Parents imported by earlier runs (of any connector feeding the table) resolve too.
-            store = StateStore.open()
+            # Parents imported by earlier runs (of any connector feeding the table) resolve too,
+            # within the account this connector pushes to: another account's are not there.
+            account = target_account_or_none(config, self.log.warning)
+            store = StateStore.open(account=account or LEGACY_ACCOUNT)
             try:
                 result = split_export(
                     config, files, work / "out", known_refs=store.known_references
@@ -94,6 +103,9 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
             for key, counts in result.tables.items():
                 target = run_folder / SPLIT / f"{key}.parquet"
                 _publish(result.paths[key], target)
+                refs_target = run_folder / SPLIT / f"{key}{REJECTED_REFS_SUFFIX}"
+                _publish(result.rejected_refs[key], refs_target)
+                unreadable = result.unreadable[key]
                 tables[key] = {
                     "path": str(target),
                     "rows_in": counts.rows_in,
@@ -102,7 +114,16 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
                     "rejected": counts.rejected,
                     "conflicts": counts.conflicts,
                     "duplicates": counts.duplicates,
+                    "rejected_refs_path": str(refs_target),
+                    "unreadable_rows": unreadable.rows,
+                    "unreadable": unreadable.describe(),
                 }
+                if unreadable.rows and config.target.deletions.enabled:
+                    self.log.warning(
+                        "table %s: %s; this export cannot drive deletions",
+                        key,
+                        unreadable.describe(),
+                    )
             rejects_target = run_folder / REJECTS_FILE
             _publish(result.rejects_path, rejects_target)
             summary = {

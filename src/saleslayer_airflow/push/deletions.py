@@ -2,8 +2,13 @@
 
 Opt-in per connector (``target.deletions``), for exports that always hold every item. The
 candidates are the references the state store knows as live for the connector and table that
-this run's staged table does not hold. Two guards keep a bad export from wiping the catalogue:
+this run's staged table does not hold. Guards keep a bad export from wiping the catalogue:
 
+- only an export read in full drives deletions: when rows of the table's input could not be read
+  at all (an unclosed quote swallowing the lines after it, broken quoting, bytes that are not
+  text...), they may hide any number of references, so the deletion pass is refused for the run
+  (nothing deleted, the upserts go on, the result says why);
+- a rejected row still names an item the export holds: its reference counts as present;
 - the safety limit: when more than ``max_ratio`` of the live items would go, nothing is deleted
   and :class:`DeletionRefused` (terminal) stops the push before anything is sent;
 - the backfill guard: an item whose data came from an export newer than this run's is kept (an
@@ -39,6 +44,9 @@ class DeletionPlan:
     references: tuple[str, ...]
     live: int
     kept_newer: int = 0
+    kept_rejected: int = 0
+    #: why this run deletes nothing (the export was not read in full); None when it may delete
+    refused: str | None = None
 
     @property
     def ratio(self) -> float:
@@ -54,13 +62,33 @@ def plan_deletions(
     export_date: datetime,
     max_ratio: float,
     apply_older_exports: bool = False,
+    rejected: Iterable[str] = (),
+    unreadable: str | None = None,
 ) -> DeletionPlan:
     """Which live items of ``table`` this export no longer holds; refuse past ``max_ratio``.
+
+    ``rejected`` are the references of the export's rejected rows (kept: the export holds them);
+    ``unreadable`` says which rows of the table's input could not be read, if any: then the plan
+    deletes nothing and its ``refused`` says why.
 
     :raises DeletionRefused: when more than ``max_ratio`` of the live items would be deleted.
     """
     live = store.live_references(connector_id, table)
+    if unreadable:
+        return DeletionPlan(
+            connector_id,
+            table,
+            (),
+            len(live),
+            refused=(
+                f"{unreadable}; an export not read in full never drives deletions: this run "
+                "deletes nothing, its upserts go on. The unreadable rows are in rejects.csv: fix "
+                "the export, and the next export read in full deletes again"
+            ),
+        )
     missing = live - set(present)
+    in_export = {ref for ref in rejected if ref in missing}
+    missing -= in_export
     kept = 0
     if missing and not apply_older_exports:
         newest = naive_utc(export_date)
@@ -68,7 +96,9 @@ def plan_deletions(
         newer = {ref for ref, state in states.items() if state.export_date > newest}
         kept = len(newer)
         missing -= newer
-    plan = DeletionPlan(connector_id, table, tuple(sorted(missing)), len(live), kept)
+    plan = DeletionPlan(
+        connector_id, table, tuple(sorted(missing)), len(live), kept, len(in_export)
+    )
     if plan.ratio > max_ratio:
         raise DeletionRefused(
             f"connector {connector_id!r}, table {table!r}: {len(plan.references)} of the "
@@ -92,6 +122,8 @@ def apply_deletions(
 ) -> int:
     """Delete (or set the status of) the planned references in batches, checkpointing each
     acknowledged batch; return how many were deleted (would be, in a dry run)."""
+    if plan.refused is not None:
+        return 0
     if dry_run:
         return len(plan.references)
     done = 0

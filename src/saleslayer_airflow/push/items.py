@@ -2,9 +2,15 @@
 
 The split stage writes one column per Sales Layer field (``<field>_<lang>`` per language, lists
 as list columns) and the links as ``_parent_ref``, ``_category_refs``, ``_product_ref`` and
-``_link_<table>``. Here each link gets the field name Sales Layer imports it under, empty values
-are left out (an item only carries what the export says), and the file is read a batch at a
-time so memory does not grow with the table.
+``_link_<table>``. Here each link gets the field name Sales Layer imports it under, and the file
+is read a batch at a time so memory does not grow with the table.
+
+The ERP is the source of truth: a mapped field that is empty in the export is sent empty (``""``,
+or an empty list for a list field), which clears it in Sales Layer, unless the field (or the
+connector's ``target:``) says ``on_empty: keep``; then it is left out and Sales Layer keeps what
+it has. Empty links are always left out, and so are the fields of the levels a category path
+adds above a row's own category (the export says nothing about them). Numbers are exact
+(:mod:`saleslayer_airflow.numbers`).
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from saleslayer_airflow.config.tables import TableMapping
+from saleslayer_airflow.config.tables import FieldType, OnEmpty, TableMapping
+from saleslayer_airflow.numbers import FIELD_TYPE_KEY, staged_number
 from saleslayer_airflow.push.pipeline import OutgoingItem
 
 #: Columns the split stage adds for its own bookkeeping: never sent.
@@ -20,6 +27,8 @@ _BOOKKEEPING = frozenset({"reference", "_source_file", "_line"})
 _PARENT_COLUMNS = ("_parent_ref", "_category_refs", "_product_ref")
 _LINK_PREFIX = "_link_"
 _READ_BATCH = 10_000
+#: What an empty cell is staged as.
+_EMPTY: tuple[Any, ...] = (None, "", [])
 
 
 def field_names(table_key: str, table: TableMapping, columns: list[str]) -> dict[str, str]:
@@ -42,25 +51,81 @@ def field_names(table_key: str, table: TableMapping, columns: list[str]) -> dict
 
 
 def _clean(value: Any) -> Any:
+    # A float column comes from a file staged before numbers were exact: send it as it was.
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
 
 
-def read_items(path: Any, table_key: str, table: TableMapping) -> Iterator[OutgoingItem]:
-    """The items of a staged table file (a local path or an ObjectStoragePath), in file order."""
+def _exact(value: Any) -> Any:
+    return staged_number(value) if isinstance(value, str) else _clean(value)
+
+
+def _field_columns(table: TableMapping, on_empty: OnEmpty | None) -> set[str]:
+    # The staged columns of the mapped fields (one per language); with ``on_empty``, only those
+    # of fields whose own on_empty (or, unset, ``on_empty``) is clear.
+    found: set[str] = set()
+    for name, spec in table.fields.items():
+        if on_empty is not None and (spec.on_empty or on_empty) is not OnEmpty.CLEAR:
+            continue
+        if spec.languages is None:
+            found.add(name)
+        else:
+            found.update(f"{name}_{lang}" for lang in spec.languages)
+    return found
+
+
+def cleared_columns(
+    table: TableMapping, columns: list[str], on_empty: OnEmpty = OnEmpty.CLEAR
+) -> set[str]:
+    """The staged columns whose empty cells clear the field: every column of a mapped field
+    (one per language) whose ``on_empty`` (or, unset, the connector's) is ``clear``."""
+    return _field_columns(table, on_empty) & set(columns)
+
+
+def read_items(
+    path: Any, table_key: str, table: TableMapping, *, on_empty: OnEmpty = OnEmpty.CLEAR
+) -> Iterator[OutgoingItem]:
+    """The items of a staged table file (a local path or an ObjectStoragePath), in file order.
+
+    ``on_empty``: the connector's default for fields that do not set their own.
+    """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     with path.open("rb") if hasattr(path, "open") else open(path, "rb") as handle:  # noqa: PTH123
         parquet = pq.ParquetFile(handle)
-        names = field_names(table_key, table, parquet.schema_arrow.names)
+        schema = parquet.schema_arrow
+        names = field_names(table_key, table, schema.names)
+        # The empty value that clears each clearable column: "" for a value, [] for a list.
+        clear = {
+            column: [] if pa.types.is_list(schema.field(column).type) else ""
+            for column in cleared_columns(table, list(names), on_empty)
+        }
+        numbers = {
+            column
+            for column in names
+            if (schema.field(column).metadata or {}).get(FIELD_TYPE_KEY)
+            == FieldType.NUMBER.value.encode()
+            and not pa.types.is_list(schema.field(column).type)
+        }
+        # A category path gives every level above a row's own category as an item with no
+        # field values: the export says nothing about those fields, so they are not cleared.
+        levels = _field_columns(table, None) & set(names) if table.path is not None else set()
         for batch in parquet.iter_batches(batch_size=_READ_BATCH):
             for row in batch.to_pylist():
-                fields = {
-                    names[column]: _clean(value)
-                    for column, value in row.items()
-                    if column in names and value not in (None, "", [])
-                }
+                fields: dict[str, Any] = {}
+                row_clear = {} if levels and all(row[c] in _EMPTY for c in levels) else clear
+                for column, value in row.items():
+                    if column not in names:
+                        continue
+                    if value in _EMPTY:
+                        if column in row_clear:
+                            fields[names[column]] = row_clear[column]
+                    elif column in numbers:
+                        fields[names[column]] = _exact(value)
+                    else:
+                        fields[names[column]] = _clean(value)
                 yield OutgoingItem(str(row["reference"]), fields)
 
 

@@ -14,6 +14,16 @@ Items Sales Layer answers it did not create (a connector set to "only import exi
 are counted as ``skipped`` and not recorded as applied: they are sent again next run, and
 created then if they exist by that time.
 
+Items Sales Layer refuses (it denies a whole Import Connector call, ``result: 2``, because of
+some of its items: a link to a category deleted in Sales Layer, a value of the wrong type; or
+answers one REST write 400) never block the rest of their table: the items the denial names are
+set aside and the rest of the call is sent again; when it names none, the call is cut in halves
+until each refused item is alone (about 2 x log2(call size) extra calls per refused item). A
+refused item is counted ``failed`` (and ``refused``), handed to ``on_refused`` with Sales
+Layer's reason, and not recorded as applied: every later run sends it again until Sales Layer
+accepts it. The table fails (:class:`RefusedPastLimit`) only when Sales Layer refused more than
+``max_failed_ratio`` of the table's items.
+
 Resuming: a batch is recorded in the state store together with its items in one transaction as
 soon as Sales Layer acknowledged it. When the task is killed and retried, those items now match
 the state store and belong to this run, so they are not sent again, and the batch's counts are
@@ -23,19 +33,26 @@ taken from the store: the retried run reports the same totals as an uninterrupte
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from saleslayer_airflow.exceptions import TerminalError
 from saleslayer_airflow.state import AppliedItem, Decision, ItemState, StateStore, content_hash
-from saleslayer_airflow.state.delta import decide
+from saleslayer_airflow.state.delta import decide, is_empty_value, same_value
 from saleslayer_airflow.state.store import naive_utc
 
 #: Items decided at once: bounds memory and the size of state store queries.
 DEFAULT_CHUNK = 5_000
 #: Changed fields kept per table for a dry run's sample.
 DRY_RUN_SAMPLE = 10
+#: Refused items (reference and reason) kept per table for the report; all go to ``on_refused``.
+REFUSAL_SAMPLE = 5
+#: Items refused by bisecting with no call of the table accepted yet, after which the denial is
+#: taken for one about the table itself (every call is refused: a set-up Sales Layer does not
+#: accept, whose words name no item), and the table fails as before instead of bisecting on.
+BISECT_NOTHING_ACCEPTED = 10
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,8 @@ class SentItem:
     item: OutgoingItem
     decision: Decision
     digest: str
+    cleared: int = 0
+    """Fields sent empty that Sales Layer had a value for (see :func:`_cleared`)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,41 @@ class BatchResult:
     ids: Sequence[int | None]
     skipped: int = 0
     skipped_refs: frozenset[str] | None = None
+    refused: Mapping[str, str] = field(default_factory=dict)
+    """Items of the batch Sales Layer refused while accepting the others (REST: one write each),
+    by reference, with its reason: not recorded as applied, counted ``failed``."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An item Sales Layer refused, and its reason (Sales Layer's own words)."""
+
+    reference: str
+    reason: str
+
+
+class ItemsRefused(Exception):
+    """Raised by a :data:`SendBatch` when Sales Layer denied the whole call because of some of its
+    items, writing nothing of it. ``reasons``: the items the denial names (reference -> reason);
+    empty when it names none (the pipeline then bisects). ``errors``: Sales Layer's words."""
+
+    def __init__(
+        self, message: str, *, errors: Sequence[str], reasons: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.errors = tuple(errors)
+        self.reasons: Mapping[str, str] = reasons or {}
+
+    @property
+    def reason(self) -> str:
+        """Sales Layer's words, for an item found refused by bisecting."""
+        return "; ".join(self.errors) or str(self)
+
+
+class RefusedPastLimit(TerminalError):
+    """Sales Layer refused more than ``target.max_failed_ratio`` of a table's items sent (or
+    refused whole calls whatever their items): the accepted items are pushed and checkpointed,
+    the task fails without retry (the same items would be refused again)."""
 
 
 #: Sends one batch; returns a :class:`BatchResult`, or just the Sales Layer id of each item
@@ -77,13 +131,17 @@ SendBatch = Callable[[Sequence[SentItem]], "Sequence[int | None] | BatchResult"]
 SplitBatch = Callable[[Sequence[SentItem]], Sequence[Sequence[SentItem]]]
 #: Told the running counts after every acknowledged batch (progress for people watching).
 Progress = Callable[["TableCounts"], None]
+#: Told every item Sales Layer refused, with its reason, as soon as it is known.
+OnRefused = Callable[[Sequence[Refusal]], None]
 
 
 @dataclass
 class TableCounts:
     """Per-table outcome.
     ``items == created + updated + unchanged + stale + skipped + failed``; ``skipped`` counts
-    items Sales Layer did not create (only existing items are imported); ``deleted`` counts
+    items Sales Layer did not create (only existing items are imported); ``failed`` counts items
+    not sent (the push stopped) and, among them, ``refused`` those Sales Layer refused (the
+    first few, with their reasons, in ``refusals``); ``deleted`` counts
     items of earlier runs missing from this export (outside that sum: they were not read); None
     when the connector does not delete."""
 
@@ -94,10 +152,19 @@ class TableCounts:
     stale: int = 0
     skipped: int = 0
     failed: int = 0
+    refused: int = 0
+    cleared: int = 0
+    """Field values cleared in Sales Layer (sent empty; outside the item sum)."""
     deleted: int | None = None
     batches_sent: int = 0
     batches_resumed: int = 0
     sample: list[dict[str, Any]] = field(default_factory=list)
+    refusals: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def items_sent(self) -> int:
+        """The items Sales Layer answered for: accepted (created, updated, skipped) or refused."""
+        return self.created + self.updated + self.skipped + self.refused
 
     def check_balanced(self, table: str) -> None:
         """Refuse to report counts that do not add up: a lost item is a bug, never a rounding."""
@@ -120,6 +187,9 @@ class TableCounts:
             "stale": self.stale,
             "skipped": self.skipped,
             "failed": self.failed,
+            "refused": self.refused,
+            "refusals": self.refusals,
+            "cleared": self.cleared,
             "batches_sent": self.batches_sent,
             "batches_resumed": self.batches_resumed,
             "sample": self.sample,
@@ -139,6 +209,10 @@ class PushOptions:
     apply_older_exports: bool = False
     dry_run: bool = False
     chunk_size: int = DEFAULT_CHUNK
+    max_failed_ratio: float = 0.0
+    """The share of the table's items Sales Layer may refuse before the table fails."""
+    total_items: int | None = None
+    """The table's item count, when known: bounds the calls spent bisecting (see _TablePush)."""
 
 
 def _chunks(items: Iterable[OutgoingItem], size: int) -> Iterator[list[OutgoingItem]]:
@@ -165,8 +239,21 @@ def _changed_fields(item: OutgoingItem, previous: ItemState | None) -> dict[str,
     return {
         name: {"from": before.get(name), "to": value}
         for name, value in item.fields.items()
-        if before.get(name) != value
+        if not same_value(before.get(name), value)
     }
+
+
+def _cleared(item: OutgoingItem, decision: Decision, previous: ItemState | None) -> int:
+    """How many fields ``item`` sends empty that Sales Layer has a value for, as last pushed
+    (every field sent empty when what was pushed last is not known); none for a new item."""
+    if decision is not Decision.UPDATE or previous is None:
+        return 0
+    before = previous.content
+    return sum(
+        1
+        for name, value in item.fields.items()
+        if is_empty_value(value) and (before is None or not is_empty_value(before.get(name)))
+    )
 
 
 def _applied_by_this_run(previous: ItemState | None, digest: str, run_id: str) -> bool:
@@ -193,9 +280,13 @@ class _TablePush:
         send: SendBatch,
         split: SplitBatch | None = None,
         progress: Progress | None = None,
+        on_refused: OnRefused | None = None,
     ) -> None:
         self.store, self.options, self.send = store, options, send
-        self.split, self.progress = split, progress
+        self.split, self.progress, self.on_refused = split, progress, on_refused
+        #: Items found refused by bisecting, and calls of this table Sales Layer accepted.
+        self.bisect_refused = 0
+        self.accepted_calls = 0
         self.export_date = naive_utc(options.export_date)
         self.counts = TableCounts()
         self.pending: list[SentItem] = []
@@ -228,7 +319,8 @@ class _TablePush:
             elif decision is Decision.STALE:
                 self.counts.stale += 1
             else:
-                self._queue(SentItem(item, decision, digest), previous)
+                cleared = _cleared(item, decision, previous)
+                self._queue(SentItem(item, decision, digest, cleared), previous)
                 if len(self.pending) >= opts.batch_size:
                     self.flush()
                 if self.error is not None:
@@ -267,15 +359,38 @@ class _TablePush:
         opts = self.options
         creates = sum(1 for s in batch if s.decision is Decision.CREATE)
         if opts.dry_run:
+            self.counts.cleared += sum(s.cleared for s in batch)
             self._count_batch(creates, len(batch) - creates, 0)
+            return
+        if self.error is not None:
+            self.counts.failed += len(batch)
             return
         try:
             answer = self.send(batch)
+        except ItemsRefused as refused:
+            self._isolate(batch, refused)
+            return
         except Exception as exc:
             self.error = exc
             self.counts.failed += len(batch)
             return
         result = answer if isinstance(answer, BatchResult) else BatchResult(answer)
+        self.accepted_calls += 1
+        if result.refused:
+            # Written one by one (REST): the others of the batch are in Sales Layer.
+            self._refuse(
+                [
+                    (s, result.refused[s.item.reference])
+                    for s in batch
+                    if s.item.reference in result.refused
+                ]
+            )
+            keep = [i for i, s in enumerate(batch) if s.item.reference not in result.refused]
+            result = BatchResult([result.ids[i] for i in keep], result.skipped, result.skipped_refs)
+            batch = [batch[i] for i in keep]
+            creates = sum(1 for s in batch if s.decision is Decision.CREATE)
+            if not batch:
+                return
         kept = _recorded(batch, result)
         applied = [
             AppliedItem(s.item.reference, s.digest, self.export_date, sl_id, content=s.item.fields)
@@ -294,6 +409,7 @@ class _TablePush:
             created=recorded_creates,
             updated=len(applied) - recorded_creates,
         )
+        self.counts.cleared += sum(s.cleared for s in batch if s.item.reference in kept)
         if result.skipped_refs is not None:
             skipped = len(batch) - len(kept)
             created = recorded_creates
@@ -301,6 +417,82 @@ class _TablePush:
             skipped = min(result.skipped, len(batch))
             created = max(creates - skipped, 0)
         self._count_batch(created, len(batch) - created - skipped, skipped)
+
+    def _isolate(self, batch: list[SentItem], refused: ItemsRefused) -> None:
+        """Sales Layer denied the call ``batch`` because of some of its items: set the items it
+        names aside and send the rest again, or, when it names none, send each half on its own
+        (a single item denied is the refused one)."""
+        named = [s for s in batch if s.item.reference in refused.reasons]
+        if named:
+            self._refuse([(s, refused.reasons[s.item.reference]) for s in named])
+            rest = [s for s in batch if s.item.reference not in refused.reasons]
+            if rest:
+                self._send_part(rest)
+            return
+        if len(batch) == 1:
+            self.bisect_refused += 1
+            self._refuse([(batch[0], refused.reason)])
+            nothing_accepted = self.accepted_calls == 0 and not self.counts.batches_resumed
+            if nothing_accepted and self.bisect_refused >= BISECT_NOTHING_ACCEPTED:
+                self.error = RefusedPastLimit(
+                    f"{refused} -- every one of the first {self.bisect_refused} items of table "
+                    f"{self.options.table!r} sent alone was refused and no call was accepted: "
+                    "the denial concerns the table or the connector's set-up, not single items; "
+                    "fix what it says and run again"
+                )
+            elif self._bisect_budget_spent():
+                self.error = RefusedPastLimit(
+                    f"{refused} -- Sales Layer refused {self.counts.refused} items of table "
+                    f"{self.options.table!r} ({self.bisect_refused} found by cutting calls "
+                    "whose denial named no item): more than target.max_failed_ratio "
+                    f"{self.options.max_failed_ratio:g} of its {self.options.total_items} items "
+                    "whatever the rest does, so the push stopped here; fix the items (the run's "
+                    "rejects list them with Sales Layer's reasons) and run again"
+                )
+            return
+        half = (len(batch) + 1) // 2
+        self._send_part(batch[:half])
+        self._send_part(batch[half:])
+
+    def _bisect_budget_spent(self) -> bool:
+        """Whether bisecting may stop: past ``max_failed_ratio`` of the table's items refused
+        (and at least :data:`BISECT_NOTHING_ACCEPTED`), the table fails whatever the rest does,
+        and every further refused item costs about 2 x log2(call size) calls."""
+        total = self.options.total_items
+        if total is None:
+            return False
+        limit = max(BISECT_NOTHING_ACCEPTED, self.options.max_failed_ratio * total)
+        return self.counts.refused > limit
+
+    def _refuse(self, refused: Sequence[tuple[SentItem, str]]) -> None:
+        self.counts.refused += len(refused)
+        self.counts.failed += len(refused)
+        for sent, reason in refused[: max(REFUSAL_SAMPLE - len(self.counts.refusals), 0)]:
+            self.counts.refusals.append({"reference": sent.item.reference, "reason": reason})
+        if self.on_refused is not None:
+            self.on_refused([Refusal(sent.item.reference, reason) for sent, reason in refused])
+
+    def check_refusals(self) -> None:
+        """Fail the table when Sales Layer refused more than ``max_failed_ratio`` of its items.
+
+        The share is of the table's items, not of those sent this run: a run sends only what
+        changed, so an item refused day after day would otherwise be 100 % of the next day's
+        few items sent and turn a steady job red though nothing got worse."""
+        counts, limit = self.counts, self.options.max_failed_ratio
+        if self.error is not None or not counts.refused:
+            return
+        if counts.refused <= limit * counts.items:
+            return
+        reasons = "; ".join(f"{r['reference']}: {r['reason']}" for r in counts.refusals[:3])
+        self.error = RefusedPastLimit(
+            f"table {self.options.table!r}: Sales Layer refused {counts.refused} of its "
+            f"{counts.items} items ({counts.refused / counts.items:.1%}; "
+            f"{counts.items_sent} were sent), more than target.max_failed_ratio "
+            f"{limit:g} allows (first: {reasons}). The accepted items are in Sales Layer and "
+            "checkpointed; the refused ones are in the run's rejects with Sales Layer's reasons "
+            "and are sent again next run: fix them in the export (or in Sales Layer), or raise "
+            "target.max_failed_ratio"
+        )
 
     def _count_batch(self, created: int, updated: int, skipped: int) -> None:
         self.counts.created += created
@@ -339,19 +531,22 @@ def push_table(
     *,
     split: SplitBatch | None = None,
     progress: Progress | None = None,
+    on_refused: OnRefused | None = None,
 ) -> TableCounts:
     """Push the items of one table and return balanced counts.
 
     ``split`` cuts a batch into the parts the transport sends in one call each (each part is
-    then checkpointed on its own); ``progress`` is told the counts after each batch.
+    then checkpointed on its own); ``progress`` is told the counts after each batch;
+    ``on_refused`` every item Sales Layer refused, with its reason (see the module's doc).
     When ``send`` fails, the batches acknowledged before stay recorded, the rest of the items
     are counted as failed, and :class:`PushInterrupted` carries the counts and the cause.
     """
-    push = _TablePush(store, options, send, split, progress)
+    push = _TablePush(store, options, send, split, progress, on_refused)
     for chunk in _chunks(items, options.chunk_size):
         push.take(chunk)
     push.flush()
     push.counts.check_balanced(options.table)
+    push.check_refusals()
     if push.error is not None:
         raise PushInterrupted(push.counts, push.error) from push.error
     return push.counts

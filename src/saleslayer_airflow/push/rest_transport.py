@@ -11,7 +11,10 @@ pipeline:
 - with ``only_existing``, items Sales Layer does not have are not created: they come back as
   skipped (by reference), so they are not recorded and are sent again next run;
 - categories link to categories: :func:`parents_first` orders a table's items so that a parent
-  is never in a later batch than its children.
+  is never in a later batch than its children;
+- an item Sales Layer refuses (HTTP 400: a value it does not accept) never blocks its batch:
+  the batch is written again one item at a time, and each refused item comes back in
+  ``BatchResult.refused`` with Sales Layer's answer (not recorded, sent again next run).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from saleslayer_airflow.exceptions import TerminalError
+from saleslayer_airflow.exceptions import SalesLayerTerminalError, TerminalError
 from saleslayer_airflow.push.pipeline import BatchResult, OutgoingItem, SentItem
 from saleslayer_airflow.saleslayer.entities import (
     CATEGORIES,
@@ -130,10 +133,26 @@ class RestTransport:
         _seed_ids(self.client, self.entity, self.store, self.connector_id, self.table, refs)
         ref_field = self.entity.ref_field
         rows = [{**sent.item.fields, ref_field: sent.item.reference} for sent in batch]
-        self.client.upsert(self.entity, rows, create=not self.only_existing)
+        refused: dict[str, str] = {}
+        try:
+            self.client.upsert(self.entity, rows, create=not self.only_existing)
+        except SalesLayerTerminalError as exc:
+            if exc.status != 400:
+                raise
+            # One item was refused, which one the client's error only says in words: write
+            # the batch again item by item (those written already are patched to the same
+            # content), so each refused item is known and the others are written.
+            for row, ref in zip(rows, refs, strict=True):
+                try:
+                    self.client.upsert(self.entity, [row], create=not self.only_existing)
+                except SalesLayerTerminalError as item_exc:
+                    if item_exc.status != 400:
+                        raise
+                    # Its words without the connection and URL the message adds after them.
+                    refused[ref] = str(item_exc).split(" [connection ", 1)[0]
         ids = self.client.known_ids(self.entity)
-        skipped = frozenset(ref for ref in refs if ref not in ids)
-        return BatchResult([ids.get(ref) for ref in refs], len(skipped), skipped)
+        skipped = frozenset(ref for ref in refs if ref not in ids and ref not in refused)
+        return BatchResult([ids.get(ref) for ref in refs], len(skipped), skipped, refused)
 
 
 class RestDeletions:

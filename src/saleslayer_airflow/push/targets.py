@@ -11,7 +11,7 @@ A target is a context manager: the client's connections are closed on leaving it
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from saleslayer_airflow.config.models import ConnectorConfig
@@ -20,6 +20,30 @@ from saleslayer_airflow.exceptions import SalesLayerTerminalError
 from saleslayer_airflow.push.deletions import SendDeletions
 from saleslayer_airflow.push.pipeline import OutgoingItem, PushOptions, SendBatch, SplitBatch
 from saleslayer_airflow.push.transports import status_field
+
+
+def target_account(config: ConnectorConfig) -> str:
+    """The key of the Sales Layer account the connector pushes to (the state store's scope),
+    from its target connection, without any network call.
+
+    :raises SalesLayerTerminalError: the connection is missing or names no account.
+    """
+    from saleslayer_airflow.saleslayer.hook import SalesLayerHook
+
+    return SalesLayerHook(saleslayer_conn_id=config.target.conn_id).account_key
+
+
+def target_account_or_none(config: ConnectorConfig, warn: Callable[[str], None]) -> str | None:
+    """:func:`target_account`, or None (told to ``warn``) when the connection cannot say: the
+    fetch and split stages go on without it (the push, which needs the connection, fails
+    then with the connection's own error)."""
+    from saleslayer_airflow.exceptions import TerminalError
+
+    try:
+        return target_account(config)
+    except TerminalError as exc:
+        warn(f"the target account is unknown, its state is not scoped this run: {exc}")
+        return None
 
 
 def connector_api_client(config: ConnectorConfig) -> Any:

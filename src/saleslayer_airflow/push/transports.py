@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from saleslayer_airflow.push.pipeline import BatchResult, SentItem
+from saleslayer_airflow.push.pipeline import BatchResult, ItemsRefused, SentItem
+from saleslayer_airflow.saleslayer.errors import SalesLayerItemsRefused, refusal_reasons
 
 
 class ConnectorApiTransport:
@@ -15,6 +16,10 @@ class ConnectorApiTransport:
     sends in one call each (by item count and encoded size), and the pipeline sends and
     checkpoints each part on its own, so a failure in a later call never makes a retry resend
     an earlier, acknowledged one.
+
+    A call Sales Layer denies because of some of its items (``result: 2``) is raised as
+    :class:`~saleslayer_airflow.push.pipeline.ItemsRefused`, naming the items its errors name
+    (by position in the call or by reference), for the pipeline to set them aside.
     """
 
     def __init__(self, client: Any, import_table: str, reference_field: str) -> None:
@@ -42,12 +47,21 @@ class ConnectorApiTransport:
 
     def __call__(self, batch: Sequence[SentItem]) -> BatchResult:
         planned = self._planned.pop(_key(batch), None)
-        if planned is not None:
-            counts = self.client.send_planned(planned)
-        else:
-            counts = self.client.upsert(
-                self.import_table, self._rows(batch), ref_field=self.reference_field
-            )
+        try:
+            if planned is not None:
+                counts = self.client.send_planned(planned)
+            else:
+                # A part of a planned call (the rest of a denied one): it fits one call too.
+                counts = self.client.upsert(
+                    self.import_table, self._rows(batch), ref_field=self.reference_field
+                )
+        except SalesLayerItemsRefused as denied:
+            references = [s.item.reference for s in batch]
+            raise ItemsRefused(
+                str(denied),
+                errors=denied.errors,
+                reasons=refusal_reasons(denied.errors, self.import_table, references),
+            ) from denied
         table_counts = counts.get(self.import_table)
         skipped = int(getattr(table_counts, "skipped", 0) or 0)
         # The Import Connector answers with counts, not ids: ids stay unknown (None).

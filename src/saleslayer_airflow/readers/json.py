@@ -2,6 +2,11 @@
 
 The standard library has no streaming JSON parser, so :class:`_JsonStream` walks the document
 with ``JSONDecoder.raw_decode`` over a sliding buffer: memory holds one record at a time.
+
+Nesting: a record (or a value inside it) nested more than :data:`MAX_DEPTH` levels is a reject
+with its line, and the rest of the file is read. Python's decoder recurses once per level and
+gives up with RecursionError; such a record is measured and skipped by :func:`_scan_nesting`,
+which keeps no stack.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ import io
 import json
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, BinaryIO
 
 from saleslayer_airflow.readers.errors import SourceFileError
@@ -19,6 +26,11 @@ _CHUNK = 1 << 16
 #: One record (or one value skipped on the way to the records) may not exceed this.
 MAX_RECORD_CHARS = 64 * 1024 * 1024
 _WS = re.compile(r"[ \t\r\n]*")
+#: Records nested deeper than this are rejected: far more than any real export holds, and far
+#: below Python's recursion limit, which later stages (and the decoder itself) rely on.
+MAX_DEPTH = 200
+#: A string (complete, or cut by the buffer's end: a lone quote) or a bracket.
+_NESTING_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|"|[\[\]{}]')
 _MISSING = object()
 
 
@@ -40,6 +52,51 @@ def _bad_record(text: str) -> RowProblem | None:
     )
 
 
+def _scan_nesting(text: str, start: int) -> tuple[int, int | None]:
+    """The deepest nesting of the JSON value at ``text[start]``, and the index just past it
+    (None: the value does not end within ``text``). Strings are skipped, so brackets inside
+    them do not count; the scan keeps only counters, however deep the value."""
+    depth = deepest = 0
+    for match in _NESTING_TOKEN.finditer(text, start):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+            if depth <= 0:
+                return deepest, match.end()
+        elif token == '"':
+            return deepest, None  # a string cut by the end of the text
+        elif depth == 0:
+            return deepest, match.end()  # the value is a string
+    return deepest, None
+
+
+def _nesting(text: str) -> int:
+    """How deep the complete JSON value ``text`` is nested (0 for a scalar); cheap when it
+    holds few brackets, as nearly every record does."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return 0
+    return _scan_nesting(text, 0)[0]
+
+
+def _too_deep(depth: int, text: str) -> RowProblem:
+    return RowProblem(
+        f"the record is nested {depth:,} levels deep, more than the {MAX_DEPTH} levels read; "
+        "flatten the export (no real catalogue nests this deep)",
+        value=text[:200].rstrip("\r\n"),
+        code="too_deep",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _TooDeep:
+    """A value skipped because it is nested deeper than :data:`MAX_DEPTH`."""
+
+    depth: int
+
+
 class _JsonStream:
     """A cursor over JSON text that knows its line number."""
 
@@ -50,7 +107,8 @@ class _JsonStream:
         self._pos = 0
         self._eof = False
         self.line = 1
-        self._decoder = json.JSONDecoder()
+        # Decimals: a JSON number keeps every digit it was written with (a float would not).
+        self._decoder = json.JSONDecoder(parse_float=Decimal)
 
     def _fill(self) -> bool:
         if self._eof:
@@ -87,11 +145,14 @@ class _JsonStream:
         return ch
 
     def value(self) -> tuple[Any, str]:
-        """The next JSON value and its source text."""
+        """The next JSON value and its source text; a :class:`_TooDeep` instead of a value
+        nested deeper than :data:`MAX_DEPTH` (the stream moves past it all the same)."""
         self.peek()
         while True:
             try:
                 obj, end = self._decoder.raw_decode(self._buf, self._pos)
+            except RecursionError:
+                return self._skip_deep()
             except json.JSONDecodeError as exc:
                 if len(self._buf) - self._pos > MAX_RECORD_CHARS:
                     raise SourceFileError(
@@ -108,7 +169,31 @@ class _JsonStream:
                 continue  # a number may continue in the next chunk
             text = self._buf[self._pos : end]
             self._advance(end)
-            return obj, text
+            depth = _nesting(text)
+            return (_TooDeep(depth), text) if depth > MAX_DEPTH else (obj, text)
+
+    def _skip_deep(self) -> tuple[_TooDeep, str]:
+        """Move past a value too deep for the decoder, reading on until it ends."""
+        while True:
+            depth, end = _scan_nesting(self._buf, self._pos)
+            if end is not None:
+                text = self._buf[self._pos : end]
+                self._advance(end)
+                return _TooDeep(depth), text
+            if len(self._buf) - self._pos > MAX_RECORD_CHARS:
+                raise SourceFileError(
+                    self._name,
+                    f"a record nested {depth:,}+ levels deep is larger than "
+                    f"{MAX_RECORD_CHARS:,} characters",
+                    line=self.line,
+                )
+            if not self._fill():
+                raise SourceFileError(
+                    self._name,
+                    f"invalid JSON: a value nested {depth:,}+ levels deep does not end before "
+                    "the end of the file",
+                    line=self.line,
+                )
 
 
 class JsonReader:
@@ -152,6 +237,8 @@ class JsonReader:
             line = stream.line
             obj, text = stream.value()
             problem = _bad_record(text)
+            if problem is None and isinstance(obj, _TooDeep):
+                problem = _too_deep(obj.depth, text)
             if problem is None and not isinstance(obj, dict):
                 problem = RowProblem(
                     f"the record is a JSON {type(obj).__name__}, not an object",
@@ -180,8 +267,16 @@ class JsonLinesReader:
             if problem is not None:
                 yield SourceRow(line, {}, problem)
                 continue
+            depth = _nesting(text)
+            if depth > MAX_DEPTH:
+                yield SourceRow(line, {}, _too_deep(depth, text))
+                continue
             try:
-                obj = json.loads(text)
+                obj = json.loads(text, parse_float=Decimal)
+            except RecursionError:  # the stack was already deep when this line came
+                depth = max(_scan_nesting(text, 0)[0], MAX_DEPTH + 1)
+                yield SourceRow(line, {}, _too_deep(depth, text))
+                continue
             except json.JSONDecodeError as exc:
                 problem = RowProblem(
                     f"the line is not valid JSON ({exc.msg} at column {exc.colno})",

@@ -12,7 +12,8 @@ always balances and never hides an item.
 
 ``deleted`` (items of earlier runs missing from a complete export, removed or given a status when
 the connector's deletions are on) is reported beside the balance, for the tables whose push did
-deletions: those items were not read.
+deletions: those items were not read. A table whose input had rows that could not be read at all
+shows ``deletions: refused`` and why: an export not read in full never drives deletions.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ class TableReport:
     deleted: int | None = None
     skipped: int = 0
     error: str | None = None
+    #: why the table's deletion pass was refused this run (None: it ran, or deletions are off)
+    deletions_refused: str | None = None
+    #: field values cleared in Sales Layer because the export had them empty (beside the balance)
+    cleared: int = 0
+    #: items Sales Layer refused (among ``failed``), and the first few with its reasons
+    refused: int = 0
+    refusals: tuple[tuple[str, str], ...] = ()
 
     @property
     def balanced(self) -> bool:
@@ -94,8 +102,22 @@ class RunReport:
                     "merged": t.merged,
                     "conflicts": t.conflicts,
                 }
+                | ({"cleared": t.cleared} if t.cleared else {})
                 | ({} if t.deleted is None else {"deleted": t.deleted})
                 | ({} if t.error is None else {"error": t.error})
+                | (
+                    {
+                        "refused": t.refused,
+                        "refusals": [{"reference": r, "reason": why} for r, why in t.refusals],
+                    }
+                    if t.refused
+                    else {}
+                )
+                | (
+                    {}
+                    if t.deletions_refused is None
+                    else {"deletions": "refused", "deletions_reason": t.deletions_refused}
+                )
                 for t in self.tables
             },
         }
@@ -125,6 +147,30 @@ class RunReport:
             values = " ".join(f"{getattr(t, c) or 0:>9}" for c in cols)
             lines.append(f"{t.table:<{width}} {values}  {t.status}")
         lines += [f"{t.table}: {t.status}: {t.error}" for t in self.tables if t.error]
+        lines += [
+            f"{t.table}: deletions refused: {t.deletions_refused}"
+            for t in self.tables
+            if t.deletions_refused
+        ]
+        lines += [
+            f"{t.table}: {t.cleared} field value(s) "
+            + ("would be cleared" if self.dry_run else "cleared")
+            + " in Sales Layer (empty in the export; on_empty: keep leaves them)"
+            for t in self.tables
+            if t.cleared
+        ]
+        for t in self.tables:
+            if t.refused:
+                first = "; ".join(f"{ref}: {why}" for ref, why in t.refusals)
+                more = (
+                    f" (and {t.refused - len(t.refusals)} more)"
+                    if t.refused > len(t.refusals)
+                    else ""
+                )
+                lines.append(
+                    f"{t.table}: {t.refused} item(s) refused by Sales Layer (counted failed, in "
+                    f"the rejects file, sent again next run): {first}{more}"
+                )
         if any(t.skipped for t in self.tables):
             lines.append(
                 "skipped: items Sales Layer did not create (the connector only imports existing "
@@ -180,6 +226,18 @@ def build_report(
             conflicts=int(split.get("conflicts", 0)),
             deleted=None if push is None or push.get("deleted") is None else int(push["deleted"]),
             error=None if push is None or not push.get("error") else str(push["error"]),
+            cleared=0 if push is None else int(push.get("cleared", 0)),
+            refused=0 if push is None else int(push.get("refused", 0)),
+            refusals=()
+            if push is None
+            else tuple(
+                (str(r.get("reference")), str(r.get("reason"))) for r in push.get("refusals") or ()
+            ),
+            deletions_refused=(
+                str(push.get("deletions_reason") or "the export was not read in full")
+                if push is not None and push.get("deletions") == "refused"
+                else None
+            ),
             **counts,
         )
         if not report.balanced:

@@ -31,6 +31,8 @@ from saleslayer_airflow.exceptions import (
 from saleslayer_airflow.saleslayer.batching import Batch, BatchLimits, split_batches
 from saleslayer_airflow.saleslayer.credentials import ConnectorCredentials, safe_url
 from saleslayer_airflow.saleslayer.errors import (
+    SalesLayerItemsRefused,
+    denial_concerns_items,
     legacy_error,
     redact,
     status_error,
@@ -441,6 +443,16 @@ class ConnectorApiClient:
             f"[{self._where(table)}]: fix the items or field names named above (they must match "
             "the connector's 'Name on Import'), or lower the batch size if it speaks of a limit"
         )
+        reasons = [redact(str(e), self._secrets) for e in errors]
+        if denial_concerns_items(reasons):
+            # Possibly a few bad items: the pusher can set them aside and send the rest.
+            raise SalesLayerItemsRefused(
+                redact(message, self._secrets),
+                errors=reasons,
+                conn_id=self.conn_id,
+                url=self._safe_url,
+                table=table,
+            )
         raise SalesLayerTerminalError(
             redact(message, self._secrets),
             conn_id=self.conn_id,

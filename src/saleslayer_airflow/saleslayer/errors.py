@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import email.utils
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -124,6 +125,84 @@ _STATUS_CHECK = {
     429: "rate limit reached (50 requests per 10 s per API key); retried after the delay "
     "Sales Layer asked for. If it persists, another process shares the API key",
 }
+
+
+class SalesLayerItemsRefused(SalesLayerTerminalError):
+    """Sales Layer denied an import call (``result: 2``) for reasons that may concern some of its
+    items only (a link to a category deleted in Sales Layer, a value of the wrong type). Nothing
+    of the call was written. ``errors``: Sales Layer's reasons, as it gave them; the pusher drops
+    the items they name (:func:`refused_positions`), or bisects the call when they name none, and
+    sends the rest. Terminal on its own: sending the same call again gets the same answer."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: Sequence[str],
+        conn_id: str | None = None,
+        url: str | None = None,
+        table: str | None = None,
+    ) -> None:
+        super().__init__(message, conn_id=conn_id, url=url, table=table, code=2)
+        self.errors: tuple[str, ...] = tuple(errors)
+
+
+#: Denials about the call itself, never about one of its items (isolating cannot help): the
+#: table or the connector's set-up is wrong, the call is empty or over the item limit.
+CALL_LEVEL_DENIALS = re.compile(
+    r"unknown table|holds no rows|items in one call|more than \d+ items",
+    re.IGNORECASE,
+)
+
+
+def denial_concerns_items(errors: Sequence[str]) -> bool:
+    """Whether a denial may be about some items of the call (so isolating them can help):
+    it has reasons, and none of them is about the call itself (:data:`CALL_LEVEL_DENIALS`)."""
+    return bool(errors) and not any(CALL_LEVEL_DENIALS.search(str(e)) for e in errors)
+
+
+_TOKEN = re.compile(r"[^\s'\"`,;:()\[\]{}<>=]+")
+
+
+def refused_positions(
+    errors: Sequence[str], table: str, references: Sequence[str]
+) -> dict[int, str]:
+    """Which items of a denied call the denial's ``errors`` name, by their position in the call,
+    with the reason given for each.
+
+    An error names an item as ``<table>[<position>]`` (the position in the call, as the PHP form
+    numbered it) or by the item's reference standing alone (not inside a longer word or
+    reference). Errors naming no item of the call are left out: when none names one, the caller
+    cannot tell which items were refused and must bisect the call.
+    """
+    by_ref: dict[str, list[int]] = {}
+    for position, ref in enumerate(references):
+        by_ref.setdefault(ref, []).append(position)
+    indexed = re.compile(rf"(?<![\w-]){re.escape(table)}\[(\d+)\]")
+    # References that are not one token are searched for one by one (rare, and slower).
+    spaced = [ref for ref in by_ref if not _TOKEN.fullmatch(ref)]
+    named: dict[int, str] = {}
+    for error in errors:
+        text = str(error)
+        hits = {int(m) for m in indexed.findall(text) if int(m) < len(references)}
+        for token in _TOKEN.findall(text):
+            hits.update(by_ref.get(token, by_ref.get(token.rstrip("."), ())))
+        for ref in spaced:
+            if re.search(rf"(?<![\w-]){re.escape(ref)}(?![\w-])", text):
+                hits.update(by_ref[ref])
+        for position in hits:
+            named.setdefault(position, text)
+    return named
+
+
+def refusal_reasons(
+    errors: Sequence[str], table: str, references: Sequence[str]
+) -> Mapping[str, str]:
+    """:func:`refused_positions` by reference: the refused items' references and reasons."""
+    return {
+        references[position]: reason
+        for position, reason in sorted(refused_positions(errors, table, references).items())
+    }
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:

@@ -3,7 +3,8 @@
 Connection fields: host = Import Connector API URL (``https://api.saleslayer.com``, or
 ``http://127.0.0.1:8090`` for the emulator), login = connector code, password = the connector's
 private key; extra ``rest_url`` and ``api_key`` for the Catalog REST API, optional ``timeout``
-(seconds per request). As an environment variable::
+(seconds per request), optional ``account`` (see :attr:`SalesLayerHook.account_key`). As an
+environment variable::
 
     AIRFLOW_CONN_SALESLAYER_DEFAULT='{"conn_type": "saleslayer",
         "host": "https://api.saleslayer.com", "login": "CN...", "password": "...",
@@ -13,6 +14,7 @@ private key; extra ``rest_url`` and ``api_key`` for the Catalog REST API, option
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from typing import Any
 
@@ -124,6 +126,41 @@ class SalesLayerHook(BaseHook):
             return RestCredentials(str(rest_url), str(api_key))
         except ValueError as exc:
             raise self._fail(redact(str(exc), [str(api_key)])) from None
+
+    @property
+    def account_key(self) -> str:
+        """A short key of the Sales Layer account this connection writes to, for the state
+        store; read from the connection alone (no network) and never revealing a secret.
+
+        - extra ``account`` when set: a name of the user's choosing (e.g. the company name)
+          for connections that reach the same account through different connector codes or
+          API keys; it makes them share known references;
+        - else the Import Connector API URL and the connector code (the login): a connector
+          belongs to exactly one account, so connections with the same code share a key;
+        - else (REST only) the REST URL and a SHA-256 of the API key (a key is issued per
+          account; it is random and long, so its plain hash reveals nothing).
+
+        The private key is never part of it: rotating it keeps the account's state. A
+        different key means another account: its state starts empty.
+        """
+        conn = self._connection()
+        extra = self._extra()
+        label = str(extra.get("account") or "").strip()
+        if label:
+            parts = ["account", label]
+        elif conn.login:
+            host = self._api_url(conn) if str(conn.host or "").strip() else ""
+            parts = ["connector_api", host.rstrip("/").lower(), str(conn.login).strip()]
+        elif extra.get("api_key"):
+            secret = hashlib.sha256(str(extra["api_key"]).encode()).hexdigest()
+            rest_url = str(extra.get("rest_url") or "").rstrip("/").lower()
+            parts = ["rest", rest_url, secret]
+        else:
+            raise self._fail(
+                "names no Sales Layer account: it has no login (the connector code), no extra "
+                "'api_key' and no extra 'account'"
+            )
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
     def _timeout(self) -> float | None:
         value = self._extra().get("timeout")

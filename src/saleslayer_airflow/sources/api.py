@@ -257,6 +257,14 @@ def _json_body(response: Any, conn_id: str, url: str) -> Any:
         content = response.content
     try:
         return json.loads(content)
+    except RecursionError:
+        # A page is one JSON document: its records cannot be told apart without parsing it, so
+        # the page is refused as a whole (terminal: a retry would get the same answer).
+        raise ApiResponseError(
+            f"{public_url(url)} answered a page nested too deeply to read ({len(content)} bytes; "
+            f"connection {conn_id!r}); nothing was imported from this run. Ask the API's owner "
+            "which record is malformed, or limit the page to well-formed records"
+        ) from None
     except ValueError:
         if looks_like_html(response.headers.get("Content-Type", ""), content[:4096]):
             raise NotAnExportError(

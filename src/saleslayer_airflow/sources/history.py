@@ -4,7 +4,7 @@ One small JSON record per connector, ``<base>/<connector_id>/_state/last_fetch.j
 the fetch task when it has landed an export that it hands on to the rest of the run::
 
     {"fingerprint": "<sha256>", "run_id": "...", "started_at": "<ISO-8601 UTC>",
-     "recorded_at": "<ISO-8601 UTC>",
+     "recorded_at": "<ISO-8601 UTC>", "account": "<account key>" | null,
      "files": [{"source": "<URL>", "size": int, "remote_mtime": "<ISO>" | null,
                 "etag": str | null}]}
 
@@ -17,6 +17,12 @@ fetches the same export again instead of skipping it.
 ``files`` holds what the server said about each file (by its URL): the next fetch sends it back
 (HTTP If-None-Match / If-Modified-Since) or compares it (FTP/SFTP size and mtime) to skip the
 download when nothing changed. Records written before ``files`` existed read as having none.
+
+``account`` is the key of the Sales Layer account the connector pushed that export to
+(:attr:`SalesLayerHook.account_key`): a connector re-pointed to another account finds no record
+there, so its next run fetches and imports everything (an incremental API source starts again
+from its ``initial`` value), never skipped as "unchanged". A record without it (written before
+accounts were kept, or when the account could not be told) holds for any account.
 """
 
 from __future__ import annotations
@@ -80,6 +86,7 @@ class LastFetch:
     started_at: str
     recorded_at: str
     files: tuple[RemoteState, ...] = field(default=())
+    account: str | None = None
 
     @property
     def started(self) -> datetime:
@@ -92,21 +99,36 @@ class LastFetch:
 
 
 class FetchHistory:
-    """Reads and writes the connector's ``_state/last_fetch.json``."""
+    """Reads and writes the connector's ``_state/last_fetch.json``.
 
-    def __init__(self, connector_folder: Any) -> None:
+    :param account: the key of the account the connector pushes to now; a record of another
+        account reads as none. None: records are read whatever their account, and written
+        without one.
+    """
+
+    def __init__(self, connector_folder: Any, account: str | None = None) -> None:
         self.path = connector_folder / STATE / LAST_FETCH
+        self.account = account
 
     def read(self) -> LastFetch | None:
-        """The last record, or None (first run, or an unreadable record: fetch and import)."""
+        """The last record of this account, or None (first run, a record of another account,
+        or an unreadable record: fetch and import)."""
+        last = self._read_any()
+        if last is None or self.account is None or last.account in (None, self.account):
+            return last
+        return None
+
+    def _read_any(self) -> LastFetch | None:
         try:
             with self.path.open("r", encoding="utf-8") as handle:
                 data = json.load(handle)
             scalars = ("fingerprint", "run_id", "started_at", "recorded_at")
             files = data.get("files") if isinstance(data.get("files"), list) else []
+            account = data.get("account")
             return LastFetch(
                 **{k: str(data[k]) for k in scalars},
                 files=tuple(r for f in files if (r := RemoteState.from_json(f)) is not None),
+                account=account if isinstance(account, str) and account else None,
             )
         except (FileNotFoundError, KeyError, TypeError, ValueError, AttributeError):
             return None
@@ -125,6 +147,7 @@ class FetchHistory:
             files=tuple(
                 RemoteState(f.source, f.size, utc_iso(f.remote_mtime), f.etag) for f in files
             ),
+            account=self.account,
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.parent / f".{self.path.name}.{uuid.uuid4().hex}.tmp"
@@ -135,7 +158,7 @@ class FetchHistory:
 
     def forget(self, run_id: str) -> bool:
         """Drop the record if ``run_id`` wrote it (its import failed); True when dropped."""
-        last = self.read()
+        last = self._read_any()
         if last is None or last.run_id != run_id:
             return False
         self.path.unlink()

@@ -16,14 +16,30 @@ from typing import Any
 PREFIX = "slc_"
 
 
+#: The account of rows written before the store knew accounts (schema version 1). The first push
+#: of each connector and table after the upgrade adopts them (``StateStore.adopt_legacy``).
+LEGACY_ACCOUNT = ""
+
+
 def tables(metadata: Any) -> dict[str, Any]:
     """The tables of the newest schema version, declared on ``metadata``."""
+    return _v2_tables(metadata, f"{PREFIX}items", f"{PREFIX}push_batches")
+
+
+def _v2_tables(metadata: Any, items_name: str, batches_name: str) -> dict[str, Any]:
+    """Version 2: items and batches are keyed by the target account first.
+
+    ``account`` is the key of the Sales Layer account a connector pushes to
+    (:attr:`SalesLayerHook.account_key`), never a credential: the same connector pushing to
+    another account has other items there.
+    """
     import sqlalchemy as sa
 
     return {
         "items": sa.Table(
-            f"{PREFIX}items",
+            items_name,
             metadata,
+            sa.Column("account", sa.String(64), primary_key=True),
             sa.Column("connector_id", sa.String(200), primary_key=True),
             sa.Column("table_name", sa.String(200), primary_key=True),
             # 512 = mapping.rows.MAX_REFERENCE_LENGTH: longer references are rejected by the split.
@@ -39,8 +55,9 @@ def tables(metadata: Any) -> dict[str, Any]:
             sa.Column("updated_at", sa.DateTime, nullable=False),
         ),
         "batches": sa.Table(
-            f"{PREFIX}push_batches",
+            batches_name,
             metadata,
+            sa.Column("account", sa.String(64), primary_key=True),
             sa.Column("connector_id", sa.String(200), primary_key=True),
             sa.Column("run_id", sa.String(250), primary_key=True),
             sa.Column("table_name", sa.String(200), primary_key=True),
@@ -53,16 +70,104 @@ def tables(metadata: Any) -> dict[str, Any]:
     }
 
 
+def _v1_tables(metadata: Any) -> dict[str, Any]:
+    """Version 1 as released (frozen: step 1 must create exactly this, whatever comes later)."""
+    import sqlalchemy as sa
+
+    return {
+        "items": sa.Table(
+            f"{PREFIX}items",
+            metadata,
+            sa.Column("connector_id", sa.String(200), primary_key=True),
+            sa.Column("table_name", sa.String(200), primary_key=True),
+            sa.Column("reference", sa.String(512), primary_key=True),
+            sa.Column("content_hash", sa.String(64), nullable=False),
+            sa.Column("content", sa.Text, nullable=True),
+            sa.Column("saleslayer_id", sa.BigInteger, nullable=True),
+            sa.Column("export_date", sa.DateTime, nullable=False),
+            sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+            sa.Column("run_id", sa.String(250), nullable=False),
+            sa.Column("updated_at", sa.DateTime, nullable=False),
+        ),
+        "batches": sa.Table(
+            f"{PREFIX}push_batches",
+            metadata,
+            sa.Column("connector_id", sa.String(200), primary_key=True),
+            sa.Column("run_id", sa.String(250), primary_key=True),
+            sa.Column("table_name", sa.String(200), primary_key=True),
+            sa.Column("batch_key", sa.String(64), primary_key=True),
+            sa.Column("created", sa.Integer, nullable=False),
+            sa.Column("updated", sa.Integer, nullable=False),
+            sa.Column("acked_at", sa.DateTime, nullable=False),
+        ),
+    }
+
+
 def _v1_create_tables(connection: Any) -> None:
     import sqlalchemy as sa
 
     metadata = sa.MetaData()
-    tables(metadata)
+    _v1_tables(metadata)
     metadata.create_all(connection)
 
 
+_V1_ITEM_COLUMNS = (
+    "connector_id, table_name, reference, content_hash, content, saleslayer_id, export_date, "
+    "deleted, run_id, updated_at"
+)
+_V1_BATCH_COLUMNS = "connector_id, run_id, table_name, batch_key, created, updated, acked_at"
+
+
+def _v2_account_keys(connection: Any) -> None:
+    """Put the target account first in the keys of items and batches.
+
+    A primary key cannot be altered in SQLite, so each table is rebuilt (SQLite's documented
+    way: create the new table, copy, drop the old one, rename), on both backends alike. Rows of
+    version 1 get :data:`LEGACY_ACCOUNT`. The step takes the database's write lock first and
+    looks again, so a worker that lost the race to migrate does nothing twice.
+    """
+    import sqlalchemy as sa
+
+    dialect = connection.dialect.name
+    items, batches = f"{PREFIX}items", f"{PREFIX}push_batches"
+    if dialect == "postgresql":
+        connection.execute(sa.text(f"LOCK TABLE {items}, {batches} IN ACCESS EXCLUSIVE MODE"))
+    else:
+        # pysqlite opens its transaction at the first write only, and runs DDL before that
+        # outside any transaction: a no-op write opens it and takes the write lock now, so the
+        # whole rebuild commits or rolls back as one.
+        connection.execute(
+            sa.text(f"UPDATE {PREFIX}schema_version SET version = version WHERE version < 0")
+        )
+    columns = {c["name"] for c in sa.inspect(connection).get_columns(items)}
+    if "account" in columns:
+        return  # another worker migrated meanwhile
+    metadata = sa.MetaData()
+    new = _v2_tables(metadata, f"{items}_v2", f"{batches}_v2")
+    metadata.create_all(connection)
+    for old, table, copied in (
+        (items, new["items"], _V1_ITEM_COLUMNS),
+        (batches, new["batches"], _V1_BATCH_COLUMNS),
+    ):
+        connection.execute(
+            sa.text(
+                f"INSERT INTO {table.name} (account, {copied}) SELECT :legacy, {copied} FROM {old}"
+            ),
+            {"legacy": LEGACY_ACCOUNT},
+        )
+        connection.execute(sa.text(f"DROP TABLE {old}"))
+        connection.execute(sa.text(f"ALTER TABLE {table.name} RENAME TO {old}"))
+        if dialect == "postgresql":
+            # The renamed table keeps its key's name; give it the one a new table would get.
+            connection.execute(sa.text(f"ALTER INDEX {table.name}_pkey RENAME TO {old}_pkey"))
+    # Known references are looked up by table and reference across the account's connectors.
+    connection.execute(
+        sa.text(f"CREATE INDEX {PREFIX}items_by_reference ON {items} (table_name, reference)")
+    )
+
+
 #: Step N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[Any], None]] = [_v1_create_tables]
+MIGRATIONS: list[Callable[[Any], None]] = [_v1_create_tables, _v2_account_keys]
 
 LATEST_VERSION = len(MIGRATIONS)
 

@@ -8,6 +8,14 @@ an Airflow connection when tasks run on several machines. Where it is:
 3. otherwise ``sqlite:///$AIRFLOW_HOME/saleslayer-state.sqlite``.
 
 The URL may hold a password: it is only ever shown with the password hidden.
+
+**Accounts.** A store handle is bound to one Sales Layer account (``StateStore.open(account=...)``,
+the key :attr:`SalesLayerHook.account_key` derives from the target connection, never a secret):
+items, batches and known references are read and written within that account only. A connector
+re-pointed to another account therefore starts empty there (everything is created, nothing is
+"unchanged" because of the other account's hashes, deletions never consider the other account's
+items), and a parent imported into one account never validates a child bound for another.
+Rows written before accounts were kept carry :data:`LEGACY_ACCOUNT`; see :meth:`adopt_legacy`.
 """
 
 from __future__ import annotations
@@ -21,7 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from saleslayer_airflow.exceptions import StateStoreError
-from saleslayer_airflow.state.schema import migrate, tables
+from saleslayer_airflow.state.schema import LEGACY_ACCOUNT, migrate, tables
+
+__all__ = ["LEGACY_ACCOUNT", "AppliedItem", "BatchTotals", "ItemState", "StateStore"]
 
 STATE_URL_ENV = "SALESLAYER_STATE_URL"
 STATE_CONN_ENV = "SALESLAYER_STATE_CONN_ID"
@@ -74,11 +84,12 @@ def _chunks(values: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]
 
 
 def _item_rows(
-    connector_id: str, table: str, run_id: str, applied: Iterable[AppliedItem]
+    account: str, connector_id: str, table: str, run_id: str, applied: Iterable[AppliedItem]
 ) -> list[dict[str, Any]]:
     now = naive_utc(datetime.now(UTC))
     return [
         {
+            "account": account,
             "connector_id": connector_id,
             "table_name": table,
             "reference": item.reference,
@@ -133,17 +144,25 @@ def _with_installed_driver(url: Any) -> Any:
 
 
 class StateStore:
-    """Read and write the connectors' state. Create with :meth:`open`; the schema is migrated."""
+    """Read and write the connectors' state in one Sales Layer account. Create with
+    :meth:`open`; the schema is migrated.
 
-    def __init__(self, engine: Any) -> None:
+    :param account: the target account's key (see the module docstring); every read and write
+        of this handle stays within it. The default, :data:`LEGACY_ACCOUNT`, is the account of
+        rows written before accounts were kept.
+    """
+
+    def __init__(self, engine: Any, account: str = LEGACY_ACCOUNT) -> None:
         import sqlalchemy as sa
 
         self.engine = engine
+        self.account = account
         self._tables = tables(sa.MetaData())
 
     @classmethod
-    def open(cls, url: str | None = None) -> StateStore:
-        """Connect (see the module docstring for where) and bring the schema up to date."""
+    def open(cls, url: str | None = None, *, account: str = LEGACY_ACCOUNT) -> StateStore:
+        """Connect (see the module docstring for where) and bring the schema up to date; the
+        handle reads and writes within ``account``."""
         import sqlalchemy as sa
 
         if url is None:
@@ -178,7 +197,7 @@ class StateStore:
                 f"{type(getattr(exc, 'orig', None) or exc).__name__}; "
                 "check that the database is reachable and the user may create tables"
             ) from None
-        return cls(engine)
+        return cls(engine, account)
 
     @staticmethod
     def _engine_options(url: Any) -> dict[str, Any]:
@@ -202,6 +221,7 @@ class StateStore:
         with self.engine.connect() as connection:
             for chunk in _chunks(refs):
                 query = sa.select(items).where(
+                    items.c.account == self.account,
                     items.c.connector_id == connector_id,
                     items.c.table_name == table,
                     items.c.reference.in_(chunk),
@@ -218,16 +238,23 @@ class StateStore:
         return found
 
     def known_references(self, table: str, references: Iterable[str]) -> set[str]:
-        """Which of ``references`` some connector already applied to ``table`` and did not
-        delete: parents imported before, by this connector or another one feeding the table."""
+        """Which of ``references`` some connector already applied to ``table`` of this account
+        and did not delete: parents imported before, by this connector or another one feeding
+        the same account's table. Another account's items are never known here.
+
+        Legacy rows (written before accounts were kept, and not adopted yet) are known in every
+        account, as they were before the upgrade: refusing them would reject children whose
+        parents a connector imported before the upgrade and has not pushed again since."""
         import sqlalchemy as sa
 
         items = self._tables["items"]
         refs = sorted(set(references))
         found: set[str] = set()
+        accounts = sorted({self.account, LEGACY_ACCOUNT})
         with self.engine.connect() as connection:
             for chunk in _chunks(refs):
                 query = sa.select(items.c.reference).where(
+                    items.c.account.in_(accounts),
                     items.c.table_name == table,
                     items.c.reference.in_(chunk),
                     items.c.deleted.is_(False),
@@ -241,6 +268,7 @@ class StateStore:
 
         items = self._tables["items"]
         query = sa.select(items.c.reference).where(
+            items.c.account == self.account,
             items.c.connector_id == connector_id,
             items.c.table_name == table,
             items.c.deleted.is_(False),
@@ -252,7 +280,7 @@ class StateStore:
         self, connector_id: str, table: str, run_id: str, applied: Iterable[AppliedItem]
     ) -> int:
         """Remember what Sales Layer acknowledged; one transaction. Returns the rows written."""
-        rows = _item_rows(connector_id, table, run_id, applied)
+        rows = _item_rows(self.account, connector_id, table, run_id, applied)
         with self.engine.begin() as connection:
             self._write_items(connection, rows)
         return len(rows)
@@ -260,7 +288,7 @@ class StateStore:
     def _write_items(self, connection: Any, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        keys = ("connector_id", "table_name", "reference")
+        keys = ("account", "connector_id", "table_name", "reference")
         statement = self._upsert(self._tables["items"], keys, rows[0].keys() - set(keys))
         # Every writer locks rows in the same order, so workers upserting overlapping
         # references wait for each other instead of deadlocking (PostgreSQL). The sort is
@@ -300,6 +328,7 @@ class StateStore:
         query = sa.select(
             sa.func.count(), sa.func.sum(batches.c.created), sa.func.sum(batches.c.updated)
         ).where(
+            batches.c.account == self.account,
             batches.c.connector_id == connector_id,
             batches.c.run_id == run_id,
             batches.c.table_name == table,
@@ -324,9 +353,10 @@ class StateStore:
         run's totals) or neither (the batch is resent, harmlessly: upserts by reference are
         idempotent)."""
 
-        rows = _item_rows(connector_id, table, run_id, applied)
+        rows = _item_rows(self.account, connector_id, table, run_id, applied)
         batches = self._tables["batches"]
         key = {
+            "account": self.account,
             "connector_id": connector_id,
             "run_id": run_id,
             "table_name": table,
@@ -342,6 +372,48 @@ class StateStore:
         with self.engine.begin() as connection:
             self._write_items(connection, rows)
             connection.execute(acked)
+
+    # --- accounts --------------------------------------------------------------------------
+
+    def adopt_legacy(self, connector_id: str, table: str) -> int:
+        """Move the connector's legacy rows of ``table`` (written before accounts were kept)
+        into this handle's account; returns the items moved.
+
+        Called by the push of each table before it reads the state: the first run after the
+        upgrade takes its earlier state along instead of resending every item. Per table, so
+        the push tasks of one run never update the same rows. Legacy rows can only be
+        attributed to the account the connector pushes to now: a connector whose connection
+        changed in the very upgrade carries its old state to the new account once."""
+        import sqlalchemy as sa
+
+        if self.account == LEGACY_ACCOUNT:
+            return 0
+        moved = 0
+        with self.engine.begin() as connection:
+            for name in ("items", "batches"):
+                rows = self._tables[name]
+                legacy = sa.and_(
+                    rows.c.account == LEGACY_ACCOUNT,
+                    rows.c.connector_id == connector_id,
+                    rows.c.table_name == table,
+                )
+                # A row this account already has for the same key is newer than the legacy one
+                # (only a push outside the operator could write it first): the legacy one goes.
+                current = rows.alias("current")
+                keys = [c.name for c in rows.primary_key.columns if c.name != "account"]
+                newer = (
+                    sa.select(sa.literal(1))
+                    .where(current.c.account == self.account)
+                    .where(*(current.c[k] == rows.c[k] for k in keys))
+                    .exists()
+                )
+                connection.execute(sa.delete(rows).where(legacy, newer))
+                result = connection.execute(
+                    sa.update(rows).where(legacy).values(account=self.account)
+                )
+                if name == "items":
+                    moved = int(result.rowcount or 0)
+        return moved
 
     def close(self) -> None:
         self.engine.dispose()

@@ -4,11 +4,15 @@
     GET /saleslayer/runs/{dag_id}/{run_id}/report.json   report.json
     GET /saleslayer/runs/{dag_id}/{run_id}/rejects       rejects.csv
 
+    GET /saleslayer/openapi.json, /saleslayer/docs                 this API, for logged-in users
+
 Airflow does not authenticate the FastAPI apps of plugins (a mounted app inherits none of the
 core API's dependencies), so every route checks, with Airflow's own dependency, that the caller
-holds a valid Airflow token (the UI's session cookie or a bearer token) and may read the DAG's
-task instances; otherwise 401/403. Files are found by :func:`saleslayer_airflow.ui.files.
-find_run_file`, which never serves anything outside the staging bases.
+holds a valid Airflow token (the UI's session cookie or a bearer token) and, for run files, may
+read the DAG's task instances; otherwise 401/403. FastAPI's own /openapi.json, /docs and /redoc
+(public by default) are replaced by routes with that check. Files are found by
+:func:`saleslayer_airflow.ui.files.find_run_file`, which serves only from the requested DAG's
+own run folder; a 404 says which run and file, never a path.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException
-from fastapi.responses import StreamingResponse
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from saleslayer_airflow.ui.files import RunFileNotFound, find_run_file
 
@@ -33,13 +37,27 @@ def _chunks(path: Any) -> Iterator[bytes]:
 def create_app() -> FastAPI:
     """The web app (imports Airflow's API-server security, so only the API server builds it)."""
     from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
-    from airflow.api_fastapi.core_api.security import requires_access_dag
+    from airflow.api_fastapi.core_api.security import requires_access_dag, requires_authenticated
+    from fastapi.openapi.docs import get_swagger_ui_html
 
     app = FastAPI(
         title="Sales Layer connectors",
         description="A connector run's report and rejects file, from staging.",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     can_read_runs = Depends(requires_access_dag("GET", DagAccessEntity.TASK_INSTANCE))
+    logged_in = Depends(requires_authenticated())
+
+    @app.get("/openapi.json", dependencies=[logged_in], include_in_schema=False)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", dependencies=[logged_in], include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        return get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title=app.title)
 
     @app.get("/runs/{dag_id}/{run_id}/{endpoint}", dependencies=[can_read_runs])
     def run_file(dag_id: str, run_id: str, endpoint: str) -> StreamingResponse:

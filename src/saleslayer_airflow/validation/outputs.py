@@ -9,6 +9,7 @@ from typing import Any
 
 from saleslayer_airflow.config.tables import FieldType
 from saleslayer_airflow.mapping.plan import TablePlan
+from saleslayer_airflow.numbers import FIELD_TYPE_KEY
 from saleslayer_airflow.validation.store import ItemStore
 
 REJECT_COLUMNS = ["source_file", "line", "table", "reference", "column", "value", "reason"]
@@ -18,8 +19,9 @@ _BATCH = 50_000
 def _arrow_type(kind: FieldType, is_list: bool) -> Any:
     import pyarrow as pa
 
+    # Numbers are the exact canonical decimal text ("12.5", "9007199254740993"), never float64,
+    # which would round them; integers are range-checked to int64 when split.
     scalar = {
-        FieldType.NUMBER: pa.float64(),
         FieldType.INTEGER: pa.int64(),
         FieldType.BOOLEAN: pa.bool_(),
     }.get(kind, pa.string())
@@ -35,7 +37,14 @@ def table_schema(plan: TablePlan) -> Any:
         pa.field("_source_file", pa.string(), nullable=False),
         pa.field("_line", pa.int64(), nullable=False),
     ]
-    fields += [pa.field(c.name, _arrow_type(c.type, c.is_list)) for c in plan.columns]
+    fields += [
+        pa.field(
+            c.name,
+            _arrow_type(c.type, c.is_list),
+            metadata={FIELD_TYPE_KEY: c.type.value.encode()},
+        )
+        for c in plan.columns
+    ]
     return pa.schema(fields)
 
 
@@ -65,8 +74,27 @@ def write_table(store: ItemStore, tbl: int, path: Path) -> int:
     return written
 
 
+#: What a spreadsheet program reads as the start of a formula (or of a DDE command).
+#: How a cell a spreadsheet program would run as a formula starts.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet program shows as text: a string starting like a formula
+    (``=``, ``+``, ``-``, ``@``, tab, carriage return) gets a leading ``'``, OWASP's defence
+    against CSV injection, so ``=HYPERLINK(...)`` is shown, never run. The value stays readable:
+    ``'=1+1``; a negative number written as text reads ``'-12``. Other values are unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_rejects(store: ItemStore, path: Path) -> int:
-    """The rejects CSV (header even when empty), ordered by file, line and table."""
+    """The rejects CSV (header even when empty), ordered by file, line and table.
+
+    People open it in a spreadsheet program: every text cell goes through
+    :func:`spreadsheet_safe`, so a rejected value such as ``=HYPERLINK(...)`` shows as
+    ``'=HYPERLINK(...)`` instead of running."""
     names = [t.plan.key for t in store.tables]
     count = 0
     with path.open("w", encoding="utf-8", newline="") as out:
@@ -79,6 +107,7 @@ def write_rejects(store: ItemStore, path: Path) -> int:
         while batch := cursor.fetchmany(10_000):
             for file, line, tbl, ref, col, val, reason in batch:
                 table = names[tbl] if tbl >= 0 else ""
-                writer.writerow([store.files[file], line, table, ref, col, val, reason])
+                cells = [store.files[file], line, table, ref, col, val, reason]
+                writer.writerow([spreadsheet_safe(cell) for cell in cells])
                 count += 1
     return count

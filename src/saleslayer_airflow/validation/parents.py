@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from saleslayer_airflow.config.tables import TableKind
 from saleslayer_airflow.mapping.plan import PARENT_REF, LinkPlan
+from saleslayer_airflow.mapping.references import look_alike_difference, look_alike_key
 from saleslayer_airflow.validation.store import ItemStore, _chunks
 
 #: Answers "which of these references of table ``name`` were imported before?". The state store
@@ -50,6 +51,7 @@ class ParentCheck:
         self.known_refs = known_refs
         self._keys = {t.plan.key: i for i, t in enumerate(store.tables)}
         self._asked: dict[str, set[str]] = {}
+        self._folded: set[int] = set()
 
     def run(self) -> None:
         """Reject unresolved links and cycles until the tables are consistent."""
@@ -138,18 +140,44 @@ class ParentCheck:
             ).fetchone()
             if gone:
                 return f"its {link.noun} {target!r} was rejected (see that reject)"
-            other = self.store.db.execute(
-                f"SELECT ref FROM items_{target_tbl} WHERE lower(ref) = lower(?) LIMIT 1", (target,)
-            ).fetchone()
-            if other:
+            other = self._look_alike(target_tbl, target)
+            if other is not None and other.lower() == target.lower():
                 return (
-                    f"its {link.noun} {target!r} is not in this import, but {other[0]!r} is: "
+                    f"its {link.noun} {target!r} is not in this import, but {other!r} is: "
                     "references are case-sensitive in Sales Layer"
+                )
+            if other is not None:
+                return (
+                    f"its {link.noun} {target!r} is not in this import, but the look-alike "
+                    f"{other!r} is ({look_alike_difference(target, other)}): references must "
+                    "match character for character; make both the same in the ERP"
                 )
         return (
             f"its {link.noun} {target!r} is neither in this import nor imported before "
             "(references are case-sensitive)"
         )
+
+    def _look_alike(self, tbl: int, target: str) -> str | None:
+        """An item of table ``tbl`` a person could take for ``target`` (another case, fullwidth
+        letters, ...). The keys are computed once per table, in SQL-sized batches, so that many
+        broken links cost one pass over the table rather than one scan each."""
+        db = self.store.db
+        if tbl not in self._folded:
+            self._folded.add(tbl)
+            db.execute(f"CREATE TEMP TABLE folded_{tbl} (key TEXT, ref TEXT)")
+            cursor = db.execute(f"SELECT ref FROM items_{tbl}")
+            while batch := cursor.fetchmany(10_000):
+                db.executemany(
+                    f"INSERT INTO folded_{tbl} VALUES (?, ?)",
+                    [(look_alike_key(ref), ref) for (ref,) in batch],
+                )
+            db.execute(f"CREATE INDEX temp.folded_{tbl}_key ON folded_{tbl} (key)")
+        found = db.execute(
+            f"SELECT f.ref FROM folded_{tbl} f JOIN items_{tbl} i ON i.ref = f.ref "
+            "WHERE f.key = ? AND f.ref != ? ORDER BY f.ref LIMIT 1",
+            (look_alike_key(target), target),
+        ).fetchone()
+        return None if found is None else str(found[0])
 
     def _cycles(self, tbl: int) -> bool:
         plan = self.store.tables[tbl].plan

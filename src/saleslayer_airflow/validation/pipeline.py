@@ -8,6 +8,11 @@ it (passes its ``where`` filters) is counted in ``rows_in`` and ends as exactly 
 written (``rows_out``), a row merged into an item of the same reference (``merged``), or a reject
 (``rejected``, which includes ``conflicts`` and ``duplicates``). A category path counts one input
 per level. :func:`split_export` checks ``rows_in == rows_out + merged + rejected`` for every table.
+
+Completeness, for deletions (:mod:`saleslayer_airflow.validation.completeness`): per table, the
+references of its rejected rows are staged beside its file (the export holds those items), and
+the rows of its input a reader could not read are counted (such an export never drives
+deletions).
 """
 
 from __future__ import annotations
@@ -22,6 +27,12 @@ from saleslayer_airflow.config.connector import ConnectorConfig
 from saleslayer_airflow.mapping.plan import TablePlan, build_plans
 from saleslayer_airflow.mapping.rows import BoundTable, RowReject
 from saleslayer_airflow.readers import SourceRow, open_reader
+from saleslayer_airflow.staging import REJECTED_REFS_SUFFIX
+from saleslayer_airflow.validation.completeness import (
+    Unreadable,
+    hides_references,
+    write_rejected_refs,
+)
 from saleslayer_airflow.validation.errors import BalanceError
 from saleslayer_airflow.validation.outputs import write_rejects, write_table
 from saleslayer_airflow.validation.parents import KnownRefs, ParentCheck, no_known_refs
@@ -60,6 +71,10 @@ class SplitResult:
     tables: dict[str, TableCounts]
     paths: dict[str, Path]
     top_reasons: list[tuple[str, int, str]] = field(default_factory=list)
+    #: per table: its rejected references, staged (``<table>.rejected_refs.parquet``)
+    rejected_refs: dict[str, Path] = field(default_factory=dict)
+    #: per table: the rows of its input that could not be read at all
+    unreadable: dict[str, Unreadable] = field(default_factory=dict)
 
 
 def tables_of_file(
@@ -90,6 +105,7 @@ class _Splitter:
         self.files_by_table = files_by_table
         self.rows_read = 0
         self.rows_unused = 0
+        self.unreadable = [Unreadable() for _ in plans]
 
     def read_file(self, file_index: int, landed: LandedFile, fmt: Any) -> None:
         feeds = tables_of_file(self.plans, self.files_by_table, landed.file)
@@ -100,6 +116,13 @@ class _Splitter:
             pending: list[list[Contribution]] = [[] for _ in self.plans]
             for count, row in enumerate(reader, start=1):
                 self.rows_read += 1
+                if row.problem is not None:
+                    # Counted for every table the file feeds, whatever its `where` says: the
+                    # row's cells (and so the filter's verdict) cannot be trusted.
+                    code = row.problem.code
+                    for tbl, table in bound.items():
+                        if hides_references(code, table.reference_of(row.cells)):
+                            self.unreadable[tbl].note(landed.name, row.line, code)
                 used = False
                 for tbl, table in bound.items():
                     if not self._accepts(table, row):
@@ -210,10 +233,14 @@ def split_export(
             table.counts.rows_out = store.count_items(tbl)
         _check_balance(store)
         paths = {}
+        rejected_refs = {}
         for tbl, table in enumerate(store.tables):
             path = split_dir / f"{table.plan.key}.parquet"
             write_table(store, tbl, path)
             paths[table.plan.key] = path
+            refs_path = split_dir / f"{table.plan.key}{REJECTED_REFS_SUFFIX}"
+            write_rejected_refs(store, tbl, refs_path)
+            rejected_refs[table.plan.key] = refs_path
         rejects_path = work_dir / "rejects.csv"
         rejects = write_rejects(store, rejects_path)
         rows_rejected = int(
@@ -230,6 +257,8 @@ def split_export(
             tables={t.plan.key: t.counts for t in store.tables},
             paths=paths,
             top_reasons=_top_reasons(store),
+            rejected_refs=rejected_refs,
+            unreadable={t.plan.key: splitter.unreadable[tbl] for tbl, t in enumerate(store.tables)},
         )
     finally:
         store.close()

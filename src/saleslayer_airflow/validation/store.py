@@ -7,6 +7,7 @@ file beside the run's work folder; a chunk of rows is resolved against it with a
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from saleslayer_airflow.readers.records import BAD_TEXT, show_bad_text
 from saleslayer_airflow.validation.values import shown
 
 _BATCH = 900  # bound parameters per IN (...) query
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -64,6 +66,14 @@ class _Table:
     plan: TablePlan
     counts: TableCounts = field(default_factory=TableCounts)
     sources: list[str] = field(default_factory=list)
+
+
+def _storable(text: str) -> str:
+    """Text SQLite and the rejects CSV can hold: undecodable bytes as ``\\xff``, and a lone
+    surrogate a JSON string may carry (``"\\ud800"``, rejected as a reference) as ``\\ud800``."""
+    if BAD_TEXT.search(text):
+        text = show_bad_text(text)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _chunks(values: Sequence[str], size: int = _BATCH) -> Iterator[Sequence[str]]:
@@ -132,12 +142,12 @@ class ItemStore:
     ) -> None:
         """A rejected row (or item); its reference is remembered as rejected for its children
         unless the item itself goes on (``remember=False``: a dropped duplicate, a conflict)."""
-        texts = [show_bad_text(t) if BAD_TEXT.search(t) else t for t in (ref, col, val, reason)]
+        texts = [_storable(t) for t in (ref, col, val, reason)]
         self.db.execute(
             "INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (file, line, tbl, *texts, code)
         )
         if ref and remember:
-            self.db.execute(f"INSERT OR IGNORE INTO gone_{tbl} VALUES (?)", (ref,))
+            self.db.execute(f"INSERT OR IGNORE INTO gone_{tbl} VALUES (?)", (texts[0],))
 
     def reject_row(
         self, tbl: int, file: int, line: int, ref: str, col: str, val: str, reason: str, code: str
