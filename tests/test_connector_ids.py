@@ -4,10 +4,13 @@ unsafe one are refused when the file is read, with the line and the fix (issue 1
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from saleslayer_airflow.config import parse_connector
 from saleslayer_airflow.exceptions import ConnectorConfigError
+from tests.conftest import DAGS, EXAMPLES
 
 TEXT = """\
 description: A test connector.
@@ -58,3 +61,22 @@ def test_the_error_says_why_and_how_to_fix() -> None:
         "folder names, where '_' marks the staging's own folders and '.' hidden ones, so its run "
         "files could never be served; start it with a letter or a digit, e.g. 'stores'"
     )
+
+
+def test_an_id_starting_with_an_underscore_is_a_dag_import_error_naming_the_line(
+    connectors_dir: Path,
+) -> None:
+    """Through Airflow's own DagBag: the file becomes no DAG (its run files could never be
+    served), the import error names the file, line and fix, and the other connectors load."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    path = connectors_dir / "hidden.yaml"
+    path.write_text(TEXT.format(id="_hidden"), encoding="utf-8")
+
+    bag = DagBag(dag_folder=str(DAGS))
+
+    (message,) = bag.import_errors.values()
+    assert f"{path}:2: id: connector id '_hidden' starts with '_'" in message
+    assert "e.g. 'hidden'" in message
+    assert "_hidden" not in bag.dag_ids
+    assert sorted(bag.dag_ids) == sorted(p.stem for p in EXAMPLES.glob("*.yaml"))

@@ -125,3 +125,13 @@ def test_only_a_cell_problem_under_a_readable_reference_leaves_the_export_whole(
     assert hides_references("merged_cell", "")  # the merged cell was the reference
     for code in ("unclosed_quote", "bad_quoting", "field_count", "bad_encoding", "some_new"):
         assert hides_references(code, "P1"), code
+
+
+def test_a_reference_rejected_for_an_invisible_character_keeps_the_item_it_looks_like(
+    tmp_path: Path,
+) -> None:
+    data = "ref,name,lat\nS1\u200b,One,1\nS\u00a02,Two,2\nS3,Three,3\n"
+    out = split(tmp_path, POS, data)
+    assert [r["reference"] for r in out.tables["points_of_sale"]] == ["S3"]
+    # Both rows are rejected (bad_reference), yet the live S1 and 'S 2' are not deletable.
+    assert {"S1", "S 2"} <= rejected_refs(out, "points_of_sale")

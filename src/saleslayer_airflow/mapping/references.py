@@ -153,6 +153,20 @@ def normalise_reference(value: Any, noun: str = "reference") -> str:
     return unicodedata.normalize("NFC", trimmed)
 
 
+def visible_form(text: str) -> str:
+    """``text`` as a person reads it: every character :func:`normalise_reference` refuses
+    dropped (a space other than the plain one read as a plain space), trimmed, NFC. Never a
+    reference itself: a rejected reference keeps the item it looks like from being deleted."""
+    kept = []
+    for char in text:
+        kind = _kind(char)
+        if kind is None:
+            kept.append(char)
+        elif kind.startswith("a space"):
+            kept.append(" ")
+    return unicodedata.normalize("NFC", "".join(kept).strip())
+
+
 def path_levels(value: Any, separator: str, noun: str = "category path level") -> list[str]:
     """The levels of a category path, each normalised like a reference ('' for an empty level:
     the caller decides what an empty level means)."""

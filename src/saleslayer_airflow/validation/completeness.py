@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from saleslayer_airflow.mapping.plan import TablePlan
+from saleslayer_airflow.mapping.references import visible_form
 from saleslayer_airflow.validation.store import ItemStore
 
 _BATCH = 50_000
@@ -79,6 +80,11 @@ def present_forms(ref: str, plan: TablePlan) -> Iterator[str]:
     trimmed = ref.strip()
     if trimmed != ref:
         yield trimmed
+    # A reference rejected for an invisible character ('P1' + U+200B) still names the item a
+    # person reads in it: the live 'P1' is not deleted because the ERP added a zero-width space.
+    visible = visible_form(ref)
+    if visible not in (ref, trimmed):
+        yield visible
     if plan.path is None:
         return
     sep = plan.path.separator
