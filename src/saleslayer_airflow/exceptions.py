@@ -83,6 +83,7 @@ class SalesLayerApiError(SalesLayerConnectorError):
         code: int | None = None,
         status: int | None = None,
         retry_after: float | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.conn_id = conn_id
@@ -91,6 +92,8 @@ class SalesLayerApiError(SalesLayerConnectorError):
         self.code = code
         self.status = status
         self.retry_after = retry_after
+        #: Sales Layer's own words from the answer's body (secrets redacted), when it gave any.
+        self.detail = detail
 
 
 class SalesLayerTransientError(SalesLayerApiError):

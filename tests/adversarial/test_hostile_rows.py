@@ -133,8 +133,8 @@ ROWS = [
     Row(
         "spreadsheet formula, rejected",
         "T-FORMULA",
-        {"name": '=HYPERLINK("http://evil.example","click")', "lat": "abc"},
-        ("lat", "number"),
+        {"lat": '=HYPERLINK("http://evil.example","click")'},
+        ("lat", "not a number"),
     ),
     Row(
         "template syntax in a value",
@@ -245,6 +245,7 @@ def test_every_hostile_row_gets_its_verdict(world: World) -> None:
     # A formula in a rejected value is neutralised in the rejects file, and still readable.
     formula = by_line[lines["spreadsheet formula, rejected"]]
     assert formula["reference"] == "T-FORMULA"
+    assert formula["value"] == "'" + '=HYPERLINK("http://evil.example","click")'
     # No look-alike became an item of its own.
     assert not [ref for ref in items if ref != ref.strip()]
 

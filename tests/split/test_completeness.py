@@ -38,6 +38,7 @@ def split(tmp_path: Path, tables: str, data: str, fmt: str = "{type: csv}") -> O
         schedule: null
         start_date: 2026-01-01
         source: {kind: http, conn_id: erp_http, endpoint: export}
+        target: {conn_id: saleslayer_default, deletions: {enabled: true}}
         validation: {max_reject_ratio: 1}
         """
     ) + (f"format: {fmt}\ntables:\n{tables}")

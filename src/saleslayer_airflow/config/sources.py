@@ -96,6 +96,10 @@ def _strings(
             yield from _strings(item, (*path, index))
 
 
+#: The templated fields of the source kinds, each checked by its own field validator.
+_TEMPLATE_FIELDS = frozenset({"path", "directory", "endpoint", "files"})
+
+
 class _SourceBase(StrictModel):
     conn_id: ConnId
     on_missing: MissingExport = Field(default_factory=MissingExport)
@@ -104,9 +108,10 @@ class _SourceBase(StrictModel):
     @classmethod
     def _templates_see_only_dates_and_params(cls, data: Any) -> Any:
         """The fetch task renders every string of `source:` (headers and query params too), so
-        every one is checked, not only the documented templates (path, endpoint, files)."""
+        every one is checked; the documented templates are checked by their own field validators
+        (once, and reported beside the section's other problems), the rest here."""
         for path, text in _strings(data):
-            if "{" in text:
+            if "{" in text and path[0] not in _TEMPLATE_FIELDS:
                 try:
                     check_template(text)
                 except ValueError as exc:

@@ -18,7 +18,8 @@ So templates in connector files are checked twice:
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -192,15 +193,10 @@ def render_value(value: Any, names: Mapping[str, Any], where: str = "source") ->
     if isinstance(value, str):
         if "{" not in value:  # fast path, and keeps non-template strings byte for byte
             return value
-        refused = None
         try:
             check_template(value)
-        except TemplateNotAllowed as exc:
-            refused = str(exc)
-        except ValueError as exc:
+        except ValueError as exc:  # TemplateNotAllowed, or a syntax error
             raise TemplateRenderError(f"{where}: {exc}") from None
-        if refused is not None:
-            raise TemplateRenderError(f"{where}: {refused}")
         try:
             return _environment().from_string(value).render(names)
         except (jinja2.TemplateError, ArithmeticError, TypeError) as exc:
@@ -230,7 +226,7 @@ def _macros() -> SimpleNamespace:
     )
 
 
-def _date_filter(fmt: str | None) -> Any:
+def _date_filter(fmt: str | None) -> Callable[[_dt.date | None], str | None]:
     def apply(value: _dt.date | None) -> str | None:
         if value is None:
             return None
@@ -243,39 +239,35 @@ def _date_filter(fmt: str | None) -> Any:
     return apply
 
 
-_ENV: list[jinja2.Environment] = []
-
-
+@functools.cache
 def _environment() -> jinja2.Environment:
     """The one environment templates are parsed and rendered with: sandboxed and immutable
     (no attribute starting with ``_``, no mutation of params), undefined names are errors, no
     globals (``range``, ``lipsum``, ``namespace``...), Airflow's date filters."""
-    if not _ENV:
-        import jinja2
-        from jinja2.exceptions import SecurityError
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
+    import jinja2
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-        class _Env(ImmutableSandboxedEnvironment):
-            # A template that repeats a string or raises a number a billion times would hold
-            # the worker: refuse the operation instead.
-            intercepted_binops = frozenset({"*", "**"})
+    class _Env(ImmutableSandboxedEnvironment):
+        # A template that repeats a string or raises a number a billion times would hold
+        # the worker: refuse the operation instead.
+        intercepted_binops = frozenset({"*", "**"})
 
-            def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-                sizes = [abs(x) for x in (left, right) if isinstance(x, int)]
-                if sizes and max(sizes) > _MAX_REPEAT:
-                    raise SecurityError(f"`{operator}` with an operand above {_MAX_REPEAT}")
-                return super().call_binop(context, operator, left, right)
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            sizes = [abs(x) for x in (left, right) if isinstance(x, int)]
+            if sizes and max(sizes) > _MAX_REPEAT:
+                raise SecurityError(f"`{operator}` with an operand above {_MAX_REPEAT}")
+            return super().call_binop(context, operator, left, right)
 
-        env = _Env(undefined=jinja2.StrictUndefined, autoescape=False, cache_size=0)
-        env.globals.clear()
-        env.filters.update(
-            {
-                "ds": _date_filter("%Y-%m-%d"),
-                "ds_nodash": _date_filter("%Y%m%d"),
-                "ts": _date_filter(None),
-                "ts_nodash": _date_filter("%Y%m%dT%H%M%S"),
-                "ts_nodash_with_tz": _date_filter("tz"),
-            }
-        )
-        _ENV.append(env)
-    return _ENV[0]
+    env = _Env(undefined=jinja2.StrictUndefined, autoescape=False, cache_size=0)
+    env.globals.clear()
+    env.filters.update(
+        {
+            "ds": _date_filter("%Y-%m-%d"),
+            "ds_nodash": _date_filter("%Y%m%d"),
+            "ts": _date_filter(None),
+            "ts_nodash": _date_filter("%Y%m%dT%H%M%S"),
+            "ts_nodash_with_tz": _date_filter("tz"),
+        }
+    )
+    return env

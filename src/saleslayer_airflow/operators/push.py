@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
 from saleslayer_airflow.operators.base import ConnectorStageOperator, frozen_heap
 from saleslayer_airflow.plan import SPLIT_TASK
+
+if TYPE_CHECKING:
+    from saleslayer_airflow.contracts import StagedTable
+    from saleslayer_airflow.push.deletions import DeletionPlan
+    from saleslayer_airflow.push.failures import FailedItems
+    from saleslayer_airflow.push.pipeline import PushOptions
+    from saleslayer_airflow.state import StateStore
 
 
 def export_datetime(context: Context) -> datetime:
@@ -82,7 +89,7 @@ class PushTableOperator(ConnectorStageOperator):
 
         config = self.connector_config
         split = context["ti"].xcom_pull(task_ids=SPLIT_TASK) or {}
-        staged = (split.get("tables") or {}).get(self.table)
+        staged: StagedTable | None = (split.get("tables") or {}).get(self.table)
         if not staged:
             raise AirflowFailException(
                 f"connector {self.connector_id!r}: {SPLIT_TASK} staged no file for table "
@@ -162,7 +169,7 @@ class PushTableOperator(ConnectorStageOperator):
                 "table": self.table,
                 "error": str(stopped.cause),
             }
-            self._publish_failed(failed_items, staged_path, context)
+            self._publish_failed(failed_items, staged_path, split["run_folder"])
             context["ti"].xcom_push(key="return_value", value=result)
             progress.finish("failed", stopped.counts)
             self.log.error("push of %s stopped: %s", self.table, result)
@@ -171,7 +178,7 @@ class PushTableOperator(ConnectorStageOperator):
             raise stopped.cause from None
         finally:
             store.close()
-        self._publish_failed(failed_items, staged_path, context)
+        self._publish_failed(failed_items, staged_path, split["run_folder"])
         status = "dry run" if dry_run else "pushed"
         progress.finish(status, counts)
         result = counts.as_dict() | {"status": status, "table": self.table}
@@ -181,14 +188,12 @@ class PushTableOperator(ConnectorStageOperator):
         self.log.info("push of %s: %s", self.table, result)
         return result
 
-    def _publish_failed(self, failed_items: Any, staged_path: Any, context: Context) -> None:
-        """Write the items Sales Layer refused to ``failed/<table>.csv`` of the run folder (the
-        report task adds them to the run's rejects)."""
-        from saleslayer_airflow import staging
+    def _publish_failed(self, failed_items: FailedItems, staged_path: Any, run_folder: str) -> None:
+        """Write the items Sales Layer refused to ``failed/<table>.csv`` of the run folder the
+        split stage named (the report task adds them to the run's rejects)."""
+        from airflow.sdk import ObjectStoragePath
 
-        base = staging.staging_base_uri(self.connector_config.staging.base)
-        folder = staging.run_folder(base, self.connector_config.id, context["run_id"])
-        written = failed_items.publish(staged_path, folder)
+        written = failed_items.publish(staged_path, ObjectStoragePath(run_folder))
         if written is not None:
             self.log.warning(
                 "Sales Layer refused %d items of %s; they are listed with its reasons in %s "
@@ -220,8 +225,8 @@ class PushTableOperator(ConnectorStageOperator):
         return self.connector_config.tables[self.table]
 
     def _plan_deletions(
-        self, store: Any, staged: dict[str, Any], staged_path: Any, options: Any
-    ) -> Any:
+        self, store: StateStore, staged: StagedTable, staged_path: Any, options: PushOptions
+    ) -> DeletionPlan | None:
         """The deletions of this run (None when the connector does not delete): the live items
         this export lacks, less those its rejected rows name; none at all (the plan's
         ``refused`` says why) when rows of the table's input could not be read."""
@@ -278,7 +283,9 @@ class PushTableOperator(ConnectorStageOperator):
         table = self.connector_config.tables[self.table]
         return status_field(table.resolved_kind(self.table).value, table.reference_field)
 
-    def _delete(self, plan: Any, store: Any, target: Any, options: Any) -> int:
+    def _delete(
+        self, plan: DeletionPlan, store: StateStore, target: Any, options: PushOptions
+    ) -> int:
         """Apply the planned deletions through the target; how many were deleted."""
         from saleslayer_airflow.config.target import DeletionAction
         from saleslayer_airflow.push.deletions import apply_deletions

@@ -10,6 +10,7 @@ from typing import Any
 
 from airflow.sdk import Context
 
+from saleslayer_airflow.contracts import StagedTable
 from saleslayer_airflow.exceptions import TerminalError
 from saleslayer_airflow.operators.base import ConnectorStageOperator, frozen_heap
 from saleslayer_airflow.staging import REJECTED_REFS_SUFFIX, REJECTS_FILE, SPLIT
@@ -45,10 +46,10 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
     ``<run_folder>/split/<table>.parquet`` and ``<run_folder>/rejects.csv``, returns a summary
     and fails without retry when the rejects cross the connector's `validation:` threshold.
 
-    For deletions, each table also gets ``split/<table>.rejected_refs.parquet`` (the references
-    of its rejected rows: the export holds those items) and, in the summary, how many rows of
-    its input could not be read at all (``unreadable_rows``, and ``unreadable``: how many, of
-    which file, the first line and why); such an export never drives deletions.
+    For deletions (when on), each table also gets ``split/<table>.rejected_refs.parquet`` (the
+    references of its rejected rows: the export holds those items). The summary says how many
+    rows of its input could not be read at all (``unreadable_rows``, and ``unreadable``: how
+    many, of which file, the first line and why); such an export never drives deletions.
     """
 
     stage = "validate-and-split"
@@ -99,25 +100,27 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
                 raise AirflowFailException(str(exc)) from exc
             finally:
                 store.close()
-            tables = {}
+            tables: dict[str, StagedTable] = {}
             for key, counts in result.tables.items():
                 target = run_folder / SPLIT / f"{key}.parquet"
                 _publish(result.paths[key], target)
-                refs_target = run_folder / SPLIT / f"{key}{REJECTED_REFS_SUFFIX}"
-                _publish(result.rejected_refs[key], refs_target)
+                refs_target = None
+                if key in result.rejected_refs:
+                    refs_target = run_folder / SPLIT / f"{key}{REJECTED_REFS_SUFFIX}"
+                    _publish(result.rejected_refs[key], refs_target)
                 unreadable = result.unreadable[key]
-                tables[key] = {
-                    "path": str(target),
-                    "rows_in": counts.rows_in,
-                    "rows_out": counts.rows_out,
-                    "merged": counts.merged,
-                    "rejected": counts.rejected,
-                    "conflicts": counts.conflicts,
-                    "duplicates": counts.duplicates,
-                    "rejected_refs_path": str(refs_target),
-                    "unreadable_rows": unreadable.rows,
-                    "unreadable": unreadable.describe(),
-                }
+                tables[key] = StagedTable(
+                    path=str(target),
+                    rows_in=counts.rows_in,
+                    rows_out=counts.rows_out,
+                    merged=counts.merged,
+                    rejected=counts.rejected,
+                    conflicts=counts.conflicts,
+                    duplicates=counts.duplicates,
+                    rejected_refs_path=None if refs_target is None else str(refs_target),
+                    unreadable_rows=unreadable.rows,
+                    unreadable=unreadable.describe(),
+                )
                 if unreadable.rows and config.target.deletions.enabled:
                     self.log.warning(
                         "table %s: %s; this export cannot drive deletions",

@@ -148,8 +148,7 @@ class RestTransport:
                 except SalesLayerTerminalError as item_exc:
                     if item_exc.status != 400:
                         raise
-                    # Its words without the connection and URL the message adds after them.
-                    refused[ref] = str(item_exc).split(" [connection ", 1)[0]
+                    refused[ref] = item_exc.detail or str(item_exc)
         ids = self.client.known_ids(self.entity)
         skipped = frozenset(ref for ref in refs if ref not in ids and ref not in refused)
         return BatchResult([ids.get(ref) for ref in refs], len(skipped), skipped, refused)

@@ -46,15 +46,6 @@ _FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
 _MERGE_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?mergeCell\s[^>]*?\bref=[\"']([^\"']+)[\"']")
 
 
-def get_column_letter(index: int) -> str:
-    """A 1-based column number as its letters: 1 -> A, 28 -> AB."""
-    letters = ""
-    while index > 0:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
-
-
 def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
@@ -155,7 +146,11 @@ def _uncached_formulas(source: IO[bytes]) -> Iterator[tuple[int, dict[int, str]]
     ``r`` attributes may be left out of rows and cells: they then mean the next one.
     """
     from openpyxl.formula.translate import Translator
-    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+    from openpyxl.utils.cell import (
+        column_index_from_string,
+        coordinate_from_string,
+        get_column_letter,
+    )
 
     shared: dict[str, tuple[str, str]] = {}  # si -> (formula, its cell): one per shared group
     row = col = 0
@@ -256,6 +251,8 @@ class XlsxReader:
     def _cell_problems(self, values: Sequence[Any], width: int) -> list[_CellProblem]:
         """The cells of the current row, among the first
         ``width``, that read empty because of a merged range or a formula without a result."""
+        from openpyxl.utils.cell import get_column_letter
+
         line = self._line
         while self._next_merged < len(self._merged):
             merged = self._merged[self._next_merged]

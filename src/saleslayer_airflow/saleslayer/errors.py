@@ -331,6 +331,7 @@ def status_error(
         table=table,
         status=status,
         retry_after=retry_after,
+        detail=redact(detail, secrets) if detail else None,
     )
 
 

@@ -75,7 +75,6 @@ def write_table(store: ItemStore, tbl: int, path: Path) -> int:
 
 
 #: What a spreadsheet program reads as the start of a formula (or of a DDE command).
-#: How a cell a spreadsheet program would run as a formula starts.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -71,7 +71,8 @@ class SplitResult:
     tables: dict[str, TableCounts]
     paths: dict[str, Path]
     top_reasons: list[tuple[str, int, str]] = field(default_factory=list)
-    #: per table: its rejected references, staged (``<table>.rejected_refs.parquet``)
+    #: per table: its rejected references, staged (``<table>.rejected_refs.parquet``), when the
+    #: connector's deletions are on
     rejected_refs: dict[str, Path] = field(default_factory=dict)
     #: per table: the rows of its input that could not be read at all
     unreadable: dict[str, Unreadable] = field(default_factory=dict)
@@ -238,9 +239,10 @@ def split_export(
             path = split_dir / f"{table.plan.key}.parquet"
             write_table(store, tbl, path)
             paths[table.plan.key] = path
-            refs_path = split_dir / f"{table.plan.key}{REJECTED_REFS_SUFFIX}"
-            write_rejected_refs(store, tbl, refs_path)
-            rejected_refs[table.plan.key] = refs_path
+            if config.target.deletions.enabled:  # only deletions read them
+                refs_path = split_dir / f"{table.plan.key}{REJECTED_REFS_SUFFIX}"
+                write_rejected_refs(store, tbl, refs_path)
+                rejected_refs[table.plan.key] = refs_path
         rejects_path = work_dir / "rejects.csv"
         rejects = write_rejects(store, rejects_path)
         rows_rejected = int(

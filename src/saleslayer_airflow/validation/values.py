@@ -30,10 +30,10 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0
 #: The most digits a number field carries (integer and fraction digits of its plain decimal
 #: form, leading and trailing zeros aside): what a DECIMAL(38) column of a database holds.
 MAX_NUMBER_DIGITS = 38
-#: Integer fields are 64-bit signed integers (the staged Parquet column is int64).
 #: Beyond this many digits a decimal is shown in exponent notation (1E+999999 would otherwise
 #: take a megabyte of zeros to show in a message).
 _TEXT_DIGITS = 1000
+#: Integer fields are 64-bit signed integers (the staged Parquet column is int64).
 MIN_INTEGER = -(2**63)
 MAX_INTEGER = 2**63 - 1
 
