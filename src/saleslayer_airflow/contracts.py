@@ -1,16 +1,103 @@
-"""What the stages hand each other through XCom, typed.
+"""What the stages hand each other through XCom: frozen, versioned, typed.
 
-The split stage's summary holds, per table, a :class:`StagedTable`; the push task of that table
-reads it. Keys added after a release are ``NotRequired``: a push retried after an upgrade may read
-a summary written before it.
+A connector's run is fetch -> validate and split -> push (one task per table) -> report. Each
+stage returns one of these contracts as its XCom (``to_xcom()``, plain JSON) and the next stage
+reads it back with ``from_xcom()``, which checks it and says which task's XCom is missing or
+malformed instead of failing on a ``KeyError`` deep inside a stage.
+
+Compatibility: XCom outlives upgrades (a push retried after an upgrade reads the summary the
+split wrote before it). So every field added after a release has a default, unknown keys are
+ignored, and ``version`` says which shape wrote it.
 """
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from collections.abc import Mapping
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from saleslayer_airflow.exceptions import TerminalError
+
+#: The shape of the contracts written by this version.
+CONTRACT_VERSION = 1
+
+FETCH_TASK = "fetch_source"
+SPLIT_TASK = "validate_and_split"
+REPORT_TASK = "report"
 
 
-class StagedTable(TypedDict):
+def push_task_id(table: str) -> str:
+    """The push task of a connector table."""
+    return f"push_{table}"
+
+
+class ContractError(TerminalError):
+    """A stage's XCom is missing or is not what the next stage reads: the upstream task did not
+    run (or ran a version that wrote another shape). Retrying cannot help."""
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    version: int = CONTRACT_VERSION
+
+    def to_xcom(self) -> dict[str, Any]:
+        """The JSON value pushed to XCom."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_xcom(cls, value: Any, *, task_id: str) -> Self:
+        """Read the XCom ``value`` of ``task_id``; :class:`ContractError` names what is wrong."""
+        if not value:
+            raise ContractError(
+                f"task {task_id!r} left no result in XCom; it did not run to the end (see its log)"
+            )
+        if not isinstance(value, Mapping):
+            raise ContractError(
+                f"the XCom of task {task_id!r} is a {type(value).__name__}, not the "
+                f"{cls.__name__} this stage reads"
+            )
+        try:
+            return cls.model_validate(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(top)"
+            raise ContractError(
+                f"the XCom of task {task_id!r} is not a valid {cls.__name__}: {where}: "
+                f"{first['msg']}; clear the run's tasks from {task_id!r} on to run them again"
+            ) from None
+
+
+class LandedFileRecord(_Contract):
+    """One landed file of the fetch stage."""
+
+    path: str
+    """Its URI in the run folder's ``landed/`` (an ObjectStoragePath URI)."""
+    name: str
+    """Its name as rejects show it."""
+    source: str
+    """Where it came from, without credentials."""
+    size: int
+    sha256: str
+    remote_mtime: str | None = None
+    """ISO-8601 UTC, when the server told."""
+    etag: str | None = None
+    file: str | None = None
+    """Its name in the source's `files:` (None for a single export or a glob)."""
+
+
+class FetchResult(_Contract):
+    """What the fetch stage landed."""
+
+    connector_id: str
+    run_folder: str
+    fingerprint: str
+    """SHA-256 over every landed file's size and checksum."""
+    files: tuple[LandedFileRecord, ...]
+
+
+class StagedTable(_Contract):
     """One table as the split stage staged it."""
 
     path: str
@@ -19,11 +106,24 @@ class StagedTable(TypedDict):
     rows_out: int
     merged: int
     rejected: int
-    conflicts: int
-    duplicates: int
-    rejected_refs_path: NotRequired[str | None]
+    conflicts: int = 0
+    duplicates: int = 0
+    rejected_refs_path: str | None = None
     """The references of the table's rejected rows (staged only when deletions are on)."""
-    unreadable_rows: NotRequired[int]
+    unreadable_rows: int = 0
     """Rows of the table's input no reader could read: the export then drives no deletions."""
-    unreadable: NotRequired[str | None]
+    unreadable: str | None = None
     """How many, of which file, the first line and why; None when every row was read."""
+
+
+class SplitSummary(_Contract):
+    """What the validate-and-split stage staged, with its counts."""
+
+    run_folder: str
+    rows_read: int
+    rows_unused: int
+    rows_rejected: int
+    rejects_path: str
+    tables: dict[str, StagedTable]
+    balance: str = ""
+    """The balance rule the counts obey, for a person reading the XCom."""

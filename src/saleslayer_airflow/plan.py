@@ -12,7 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from saleslayer_airflow.config.models import ConnectorConfig, TableKind
+from saleslayer_airflow.config.models import ConnectorConfig
+from saleslayer_airflow.contracts import FETCH_TASK as FETCH_TASK
+from saleslayer_airflow.contracts import REPORT_TASK as REPORT_TASK
+from saleslayer_airflow.contracts import SPLIT_TASK as SPLIT_TASK
+from saleslayer_airflow.contracts import push_task_id as push_task_id
+from saleslayer_airflow.tables import KINDS
 
 
 class Stage(StrEnum):
@@ -22,11 +27,6 @@ class Stage(StrEnum):
     SPLIT = "split"
     PUSH = "push"
     REPORT = "report"
-
-
-FETCH_TASK = "fetch_source"
-SPLIT_TASK = "validate_and_split"
-REPORT_TASK = "report"
 
 
 #: URI scheme of the Airflow Assets standing for Sales Layer tables (no provider registers it;
@@ -85,20 +85,15 @@ class ConnectorPlan:
         return [t.table for t in self.tasks if t.stage is Stage.PUSH and t.table is not None]
 
 
-def push_task_id(table: str) -> str:
-    return f"push_{table}"
-
-
 def _push_dependencies(config: ConnectorConfig) -> dict[str, list[str]]:
     """For each table, the tables whose push must finish first."""
     kinds = config.table_kinds()
     by_kind = {kind: key for key, kind in kinds.items()}
     deps: dict[str, list[str]] = {key: [] for key in kinds}
     for key, kind in kinds.items():
-        if kind is TableKind.PRODUCTS and TableKind.CATEGORIES in by_kind:
-            deps[key].append(by_kind[TableKind.CATEGORIES])
-        if kind is TableKind.VARIANTS and TableKind.PRODUCTS in by_kind:
-            deps[key].append(by_kind[TableKind.PRODUCTS])
+        parent = KINDS[kind].parent_kind
+        if parent is not None and parent is not kind and parent in by_kind:
+            deps[key].append(by_kind[parent])
         for linked in config.tables[key].links:
             if linked in kinds and linked != key:
                 deps[key].append(linked)

@@ -4,17 +4,36 @@ from __future__ import annotations
 
 import pytest
 
+from saleslayer_airflow.contracts import SplitSummary
 from saleslayer_airflow.report.summary import UnbalancedReportError, build_report
 
-SPLIT = {
-    "rows_read": 130,
-    "rejects_path": "file:///staging/shop/run/rejects.csv",
-    "tables": {
-        "categories": {"rows_out": 10, "rejected": 0, "conflicts": 0},
-        "products": {"rows_in": 123, "rows_out": 100, "merged": 20, "rejected": 3, "conflicts": 1},
-        "variants": {"rows_out": 17, "rejected": 0, "conflicts": 0},
-    },
-}
+
+def _staged(rows_in: int, rows_out: int, merged: int, rejected: int, conflicts: int) -> dict:
+    path = "file:///staging/shop/run/split/t.parquet"
+    return {
+        "path": path,
+        "rows_in": rows_in,
+        "rows_out": rows_out,
+        "merged": merged,
+        "rejected": rejected,
+        "conflicts": conflicts,
+    }
+
+
+SPLIT = SplitSummary.model_validate(
+    {
+        "run_folder": "file:///staging/shop/run",
+        "rows_read": 130,
+        "rows_unused": 0,
+        "rows_rejected": 3,
+        "rejects_path": "file:///staging/shop/run/rejects.csv",
+        "tables": {
+            "categories": _staged(10, 10, 0, 0, 0),
+            "products": _staged(123, 100, 20, 3, 1),
+            "variants": _staged(17, 17, 0, 0, 0),
+        },
+    }
+)
 
 
 def test_balanced_report_with_a_table_not_pushed() -> None:

@@ -26,6 +26,7 @@ from saleslayer_airflow.config.settings import Alerting, Staging, ValidationSett
 from saleslayer_airflow.config.sources import Source
 from saleslayer_airflow.config.tables import TableKind, TableMapping, check_table_files
 from saleslayer_airflow.config.target import SalesLayerTarget
+from saleslayer_airflow.tables import STANDARD_TABLES
 
 #: A connector id is a DAG id (Airflow: letters, digits, '_', '.', '-', at most 250) and the name
 #: of the connector's folder in staging, so it may not start with '_' (the staging's own folders,
@@ -35,7 +36,6 @@ CONNECTOR_ID_MAX = 200
 SCHEDULE_PRESETS = frozenset(
     {"@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"}
 )
-STANDARD_TABLES = frozenset(k.value for k in TableKind if k is not TableKind.CUSTOM_ENTITY)
 
 
 class ConnectorConfig(StrictModel):

@@ -14,7 +14,7 @@ editors validate and complete connector files (`make schema`).
 
 from __future__ import annotations
 
-from saleslayer_airflow.config.connector import SCHEDULE_PRESETS, STANDARD_TABLES, ConnectorConfig
+from saleslayer_airflow.config.connector import SCHEDULE_PRESETS, ConnectorConfig
 from saleslayer_airflow.config.formats import (
     CsvFormat,
     Format,
@@ -60,6 +60,7 @@ from saleslayer_airflow.config.target import (
     SalesLayerTarget,
     Transport,
 )
+from saleslayer_airflow.tables import STANDARD_TABLES
 
 __all__ = [
     "SCHEDULE_PRESETS",

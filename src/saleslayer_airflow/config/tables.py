@@ -21,16 +21,8 @@ from saleslayer_airflow.config.common import (
     LocatedValueError,
     StrictModel,
 )
-
-
-class TableKind(StrEnum):
-    """Sales Layer table kinds; the kind decides which parent links a table may have."""
-
-    CATEGORIES = "categories"
-    PRODUCTS = "products"
-    VARIANTS = "variants"
-    POINTS_OF_SALE = "points_of_sale"
-    CUSTOM_ENTITY = "custom_entity"
+from saleslayer_airflow.tables import KINDS
+from saleslayer_airflow.tables import TableKind as TableKind  # re-exported: config.tables.TableKind
 
 
 class FieldType(StrEnum):
@@ -183,27 +175,14 @@ class RowFilter(StrictModel):
         return self
 
 
-_PARENT_LINKS: dict[TableKind, frozenset[str]] = {
-    TableKind.CATEGORIES: frozenset({"parent", "path", "links"}),
-    TableKind.PRODUCTS: frozenset({"categories", "links"}),
-    TableKind.VARIANTS: frozenset({"product", "links"}),
-    TableKind.POINTS_OF_SALE: frozenset({"links"}),
-    TableKind.CUSTOM_ENTITY: frozenset({"links"}),
-}
-
 #: Sales Layer's import field for a table's parent link, by kind (Import Connector names).
 DEFAULT_PARENT_FIELDS: dict[TableKind, str] = {
-    TableKind.CATEGORIES: "cat_parent_ref",
-    TableKind.PRODUCTS: "cat_ref",
-    TableKind.VARIANTS: "prod_ref",
+    kind: spec.parent_field for kind, spec in KINDS.items() if spec.parent_field is not None
 }
 
 #: Sales Layer's import table name, by kind, when `sales_layer_table` is not given.
 DEFAULT_IMPORT_TABLES: dict[TableKind, str] = {
-    TableKind.CATEGORIES: "catalogue",
-    TableKind.PRODUCTS: "products",
-    TableKind.VARIANTS: "product_formats",
-    TableKind.POINTS_OF_SALE: "points_of_sale",
+    kind: spec.import_table for kind, spec in KINDS.items() if spec.import_table is not None
 }
 
 
@@ -305,8 +284,8 @@ class TableMapping(StrictModel):
             for name in ("parent", "path", "categories", "product")
             if getattr(self, name) is not None
         } | ({"links"} if self.links else set())
-        if extra := sorted(given - _PARENT_LINKS[kind]):
-            allowed = sorted(_PARENT_LINKS[kind]) or ["none"]
+        if extra := sorted(given - KINDS[kind].links):
+            allowed = sorted(KINDS[kind].links) or ["none"]
             raise ValueError(
                 f"a {kind.value} table cannot have {', '.join(extra)}; "
                 f"its parent links are: {', '.join(allowed)}"

@@ -16,10 +16,11 @@ from saleslayer_airflow.config.tables import (
     TableMapping,
 )
 
-PARENT_REF = "_parent_ref"
-CATEGORY_REFS = "_category_refs"
-PRODUCT_REF = "_product_ref"
-LINK_PREFIX = "_link_"
+# The staged link columns, re-exported: the catalogue (tables.py) names them.
+from saleslayer_airflow.tables import CATEGORY_REFS as CATEGORY_REFS
+from saleslayer_airflow.tables import LINK_PREFIX as LINK_PREFIX
+from saleslayer_airflow.tables import PARENT_REF as PARENT_REF
+from saleslayer_airflow.tables import PRODUCT_REF as PRODUCT_REF
 
 
 @dataclass(frozen=True)

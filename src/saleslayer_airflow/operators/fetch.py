@@ -130,6 +130,7 @@ class FetchSourceOperator(ConnectorStageOperator):
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from saleslayer_airflow import staging
+        from saleslayer_airflow.contracts import FetchResult, LandedFileRecord
         from saleslayer_airflow.exceptions import TerminalError
         from saleslayer_airflow.push.targets import target_account_or_none
         from saleslayer_airflow.sources.errors import ExportUnchanged
@@ -182,12 +183,12 @@ class FetchSourceOperator(ConnectorStageOperator):
             )
         history.record(fingerprint, run_id, started, files)
         self._clean_old_runs(base, run_id)
-        return {
-            "connector_id": config.id,
-            "run_folder": str(run_folder),
-            "fingerprint": fingerprint,
-            "files": [f.to_xcom() for f in files],
-        }
+        return FetchResult(
+            connector_id=config.id,
+            run_folder=str(run_folder),
+            fingerprint=fingerprint,
+            files=tuple(LandedFileRecord.model_validate(f.to_xcom()) for f in files),
+        ).to_xcom()
 
     def _fetch_or_wait(
         self,

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
+from saleslayer_airflow.contracts import SPLIT_TASK, SplitSummary
 from saleslayer_airflow.operators.base import ConnectorStageOperator, frozen_heap
-from saleslayer_airflow.plan import SPLIT_TASK
 
 if TYPE_CHECKING:
     from saleslayer_airflow.contracts import StagedTable
@@ -88,9 +88,14 @@ class PushTableOperator(ConnectorStageOperator):
         from saleslayer_airflow.state import StateStore
 
         config = self.connector_config
-        split = context["ti"].xcom_pull(task_ids=SPLIT_TASK) or {}
-        staged: StagedTable | None = (split.get("tables") or {}).get(self.table)
-        if not staged:
+        try:
+            split = SplitSummary.from_xcom(
+                context["ti"].xcom_pull(task_ids=SPLIT_TASK), task_id=SPLIT_TASK
+            )
+        except TerminalError as exc:
+            raise AirflowFailException(f"connector {self.connector_id!r}: {exc}") from exc
+        staged = split.tables.get(self.table)
+        if staged is None:
             raise AirflowFailException(
                 f"connector {self.connector_id!r}: {SPLIT_TASK} staged no file for table "
                 f"{self.table!r}; see that task's log"
@@ -106,12 +111,12 @@ class PushTableOperator(ConnectorStageOperator):
             apply_older_exports=config.target.apply_older_exports,
             dry_run=dry_run,
             max_failed_ratio=config.target.max_failed_ratio,
-            total_items=staged.get("rows_out"),
+            total_items=staged.rows_out,
         )
         # Items Sales Layer refuses: set aside with its reason, written to failed/<table>.csv.
         failed_items = FailedItems(self.table)
         store = StateStore.open()
-        staged_path = ObjectStoragePath(staged["path"])
+        staged_path = ObjectStoragePath(staged.path)
         progress = ProgressPublisher(_task_state_store(context), self.table, log=self.log)
         try:
             # The state of the account the connection points at now (another account's items,
@@ -169,7 +174,7 @@ class PushTableOperator(ConnectorStageOperator):
                 "table": self.table,
                 "error": str(stopped.cause),
             }
-            self._publish_failed(failed_items, staged_path, split["run_folder"])
+            self._publish_failed(failed_items, staged_path, split.run_folder)
             context["ti"].xcom_push(key="return_value", value=result)
             progress.finish("failed", stopped.counts)
             self.log.error("push of %s stopped: %s", self.table, result)
@@ -178,7 +183,7 @@ class PushTableOperator(ConnectorStageOperator):
             raise stopped.cause from None
         finally:
             store.close()
-        self._publish_failed(failed_items, staged_path, split["run_folder"])
+        self._publish_failed(failed_items, staged_path, split.run_folder)
         status = "dry run" if dry_run else "pushed"
         progress.finish(status, counts)
         result = counts.as_dict() | {"status": status, "table": self.table}
@@ -246,8 +251,8 @@ class PushTableOperator(ConnectorStageOperator):
                 "status need the status field's name; set the table's reference_field to "
                 "'<prefix>_ref' (its status field is then '<prefix>_stat')"
             )
-        unreadable = staged.get("unreadable") or None
-        rejected_path = staged.get("rejected_refs_path")
+        unreadable = staged.unreadable or None
+        rejected_path = staged.rejected_refs_path
         rejected: set[str] = set()
         if rejected_path and not unreadable:
             rejected = read_references(ObjectStoragePath(rejected_path))

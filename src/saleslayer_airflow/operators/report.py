@@ -7,8 +7,14 @@ from typing import Any
 
 from airflow.sdk import Context
 
+from saleslayer_airflow.contracts import (
+    FETCH_TASK,
+    SPLIT_TASK,
+    FetchResult,
+    SplitSummary,
+    push_task_id,
+)
 from saleslayer_airflow.operators.base import ConnectorStageOperator
-from saleslayer_airflow.plan import FETCH_TASK, SPLIT_TASK, push_task_id
 from saleslayer_airflow.ui.links import RunReportLink
 
 REPORT_TEXT_FILE = "report.txt"
@@ -49,17 +55,19 @@ class ImportReportOperator(ConnectorStageOperator):
         ti = context["ti"]
         run_id = context["run_id"]
         failed = self._failed_tasks(context)
-        fetched = ti.xcom_pull(task_ids=FETCH_TASK)
-        split = ti.xcom_pull(task_ids=SPLIT_TASK)
+        fetched_xcom = ti.xcom_pull(task_ids=FETCH_TASK)
+        split_xcom = ti.xcom_pull(task_ids=SPLIT_TASK)
         base = staging.staging_base_uri(config.staging.base)
         history = FetchHistory(staging.connector_folder(base, config.id))
-        if not fetched or not split:
+        if not fetched_xcom or not split_xcom:
             if failed:
                 history.forget(run_id)
                 raise self._run_failed(failed)
             reason = self._skip_reason(context, history)
             self._write_skipped(base, run_id, reason)
             raise AirflowSkipException(f"Nothing to report: {reason}")
+        fetched = FetchResult.from_xcom(fetched_xcom, task_id=FETCH_TASK)
+        split = SplitSummary.from_xcom(split_xcom, task_id=SPLIT_TASK)
         dry_run = config.target.dry_run or bool(context["params"].get("dry_run"))
         pushes = {table: ti.xcom_pull(task_ids=push_task_id(table)) for table in config.tables}
         report = build_report(config.id, run_id, split, pushes, dry_run=dry_run)
@@ -72,7 +80,7 @@ class ImportReportOperator(ConnectorStageOperator):
         folder = staging.run_folder(base, config.id, run_id)
         # Items Sales Layer refused join the rows validation set aside, in the one rejects file.
         merge_into_rejects(folder, staging.REJECTS_FILE)
-        body = report.as_dict() | {"fingerprint": fetched.get("fingerprint")}
+        body = report.as_dict() | {"fingerprint": fetched.fingerprint}
         with (folder / staging.REPORT_FILE).open("w", encoding="utf-8") as handle:
             json.dump(body, handle, indent=2)
         with (folder / REPORT_TEXT_FILE).open("w", encoding="utf-8") as handle:

@@ -10,13 +10,11 @@ from typing import Any
 
 from airflow.sdk import Context
 
-from saleslayer_airflow.contracts import StagedTable
+from saleslayer_airflow.contracts import FETCH_TASK, FetchResult, SplitSummary, StagedTable
 from saleslayer_airflow.exceptions import TerminalError
 from saleslayer_airflow.operators.base import ConnectorStageOperator, frozen_heap
 from saleslayer_airflow.staging import REJECTED_REFS_SUFFIX, REJECTS_FILE, SPLIT
 from saleslayer_airflow.ui.links import RejectsFileLink
-
-FETCH_TASK_ID = "fetch_source"
 
 
 def _local_copy(uri: str, into: Path, index: int) -> Path:
@@ -70,23 +68,24 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
         from saleslayer_airflow.validation.pipeline import BALANCE_RULE, LandedFile, split_export
         from saleslayer_airflow.validation.threshold import check_threshold
 
-        fetched = context["ti"].xcom_pull(task_ids=FETCH_TASK_ID)
-        if not fetched or not fetched.get("files"):
-            raise AirflowFailException(
-                f"connector {self.connector_id!r}: task {FETCH_TASK_ID!r} landed no file "
-                f"(its XCom is {fetched!r}); nothing to validate"
+        try:
+            fetched = FetchResult.from_xcom(
+                context["ti"].xcom_pull(task_ids=FETCH_TASK), task_id=FETCH_TASK
             )
-        run_folder = ObjectStoragePath(fetched["run_folder"])
+        except TerminalError as exc:
+            raise AirflowFailException(f"connector {self.connector_id!r}: {exc}") from exc
+        if not fetched.files:
+            raise AirflowFailException(
+                f"connector {self.connector_id!r}: task {FETCH_TASK!r} landed no file; "
+                "nothing to validate"
+            )
+        run_folder = ObjectStoragePath(fetched.run_folder)
         config = self.connector_config
         with tempfile.TemporaryDirectory(prefix="saleslayer-split-") as tmp:
             work = Path(tmp)
             files = [
-                LandedFile(
-                    _local_copy(f["path"], work, i),
-                    str(f.get("name") or f["path"]),
-                    file=f.get("file"),
-                )
-                for i, f in enumerate(fetched["files"])
+                LandedFile(_local_copy(f.path, work, i), f.name or f.path, file=f.file)
+                for i, f in enumerate(fetched.files)
             ]
             # Parents imported by earlier runs (of any connector feeding the table) resolve too,
             # within the account this connector pushes to: another account's are not there.
@@ -129,15 +128,15 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
                     )
             rejects_target = run_folder / REJECTS_FILE
             _publish(result.rejects_path, rejects_target)
-            summary = {
-                "run_folder": str(run_folder),
-                "rows_read": result.rows_read,
-                "rows_unused": result.rows_unused,
-                "rows_rejected": result.rows_rejected,
-                "rejects_path": str(rejects_target),
-                "tables": tables,
-                "balance": BALANCE_RULE,
-            }
+            summary = SplitSummary(
+                run_folder=str(run_folder),
+                rows_read=result.rows_read,
+                rows_unused=result.rows_unused,
+                rows_rejected=result.rows_rejected,
+                rejects_path=str(rejects_target),
+                tables=tables,
+                balance=BALANCE_RULE,
+            ).to_xcom()
             self.log.info("validate and split summary:\n%s", json.dumps(summary, indent=2))
             try:
                 check_threshold(self.connector_id, result, config.validation)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from saleslayer_airflow.push.pipeline import Refusal
+from saleslayer_airflow.tables import BOOKKEEPING_COLUMNS
 from saleslayer_airflow.validation.outputs import FORMULA_START, REJECT_COLUMNS, spreadsheet_safe
 
 #: The run folder's sub-folder of refused items, one CSV per table.
@@ -54,7 +55,7 @@ def _origins(staged_path: Any, references: set[str]) -> dict[str, tuple[str, int
     found: dict[str, tuple[str, int]] = {}
     with staged_path.open("rb") as handle:
         parquet = pq.ParquetFile(handle)
-        columns = ["reference", "_source_file", "_line"]
+        columns = list(BOOKKEEPING_COLUMNS)
         for batch in parquet.iter_batches(batch_size=_READ_BATCH, columns=columns):
             refs, files, lines = (batch.column(c).to_pylist() for c in columns)
             for ref, file, line in zip(refs, files, lines, strict=True):

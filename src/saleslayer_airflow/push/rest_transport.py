@@ -24,15 +24,7 @@ from typing import Any
 
 from saleslayer_airflow.exceptions import SalesLayerTerminalError, TerminalError
 from saleslayer_airflow.push.pipeline import BatchResult, OutgoingItem, SentItem
-from saleslayer_airflow.saleslayer.entities import (
-    CATEGORIES,
-    PRODUCTS,
-    VARIANTS,
-    EntitySet,
-    custom_entity,
-)
-
-_STANDARD = {"categories": CATEGORIES, "products": PRODUCTS, "variants": VARIANTS}
+from saleslayer_airflow.saleslayer.entities import STANDARD_SETS, EntitySet, custom_entity
 
 
 class RestTransportUnavailable(TerminalError):
@@ -45,8 +37,8 @@ def rest_entity(kind: str, import_table: str, reference_field: str, *, where: st
     Layer import name (a custom entity's denominator) and its reference field (``brand_ref``:
     the custom entity's field prefix ``brand``). ``where`` names the connector and table in
     errors."""
-    if kind in _STANDARD:
-        return _STANDARD[kind]
+    if kind in STANDARD_SETS:
+        return STANDARD_SETS[kind]
     if kind == "points_of_sale":
         raise RestTransportUnavailable(
             f"{where}: points of sale have no write through the Catalog REST API; use "

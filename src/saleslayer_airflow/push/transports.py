@@ -7,6 +7,7 @@ from typing import Any
 
 from saleslayer_airflow.push.pipeline import BatchResult, ItemsRefused, SentItem
 from saleslayer_airflow.saleslayer.errors import SalesLayerItemsRefused, refusal_reasons
+from saleslayer_airflow.tables import KINDS
 
 
 class ConnectorApiTransport:
@@ -72,22 +73,13 @@ def _key(batch: Sequence[SentItem]) -> tuple[str, ...]:
     return tuple(s.item.reference for s in batch)
 
 
-#: The status field prefix of each standard table kind, for references sent as ``REF``.
-_STATUS_PREFIX = {
-    "categories": "cat",
-    "products": "prod",
-    "variants": "frmt",
-    "points_of_sale": "pos",
-}
-
-
 def status_field(kind: str, reference_field: str) -> str | None:
     """Sales Layer's status field on import (``prod_stat``...) for a table, from its reference
     field (``prod_ref``) or, with ``REF``, its kind; None when it cannot be known (a custom
     entity sending ``REF``: name its reference field ``<prefix>_ref`` instead)."""
     if reference_field.endswith("_ref"):
         return reference_field.removesuffix("_ref") + "_stat"
-    prefix = _STATUS_PREFIX.get(kind)
+    prefix = next((s.prefix for k, s in KINDS.items() if k.value == kind), None)
     return f"{prefix}_stat" if prefix else None
 
 

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from saleslayer_airflow.contracts import SplitSummary
+
 _PUSH_KEYS = ("created", "updated", "unchanged", "stale", "skipped", "failed")
 
 
@@ -189,7 +191,7 @@ class UnbalancedReportError(AssertionError):
 def build_report(
     connector_id: str,
     run_id: str,
-    split_summary: Mapping[str, Any],
+    split_summary: SplitSummary,
     pushes: Mapping[str, Mapping[str, Any] | None],
     *,
     dry_run: bool = False,
@@ -201,10 +203,10 @@ def build_report(
     produced nothing (it failed before counting, or was skipped).
     """
     reports = []
-    for table, split in split_summary.get("tables", {}).items():
-        items = int(split.get("rows_out", 0))
-        rejected = int(split.get("rejected", 0))
-        merged = int(split.get("merged", 0))
+    for table, split in split_summary.tables.items():
+        items = split.rows_out
+        rejected = split.rejected
+        merged = split.merged
         push = pushes.get(table)
         if push is None:
             counts = dict.fromkeys(_PUSH_KEYS, 0) | {"failed": items}
@@ -219,11 +221,11 @@ def build_report(
                 )
         report = TableReport(
             table=table,
-            read=int(split.get("rows_in", items + merged + rejected)),
+            read=split.rows_in,
             rejected=rejected,
             merged=merged,
             status=status,
-            conflicts=int(split.get("conflicts", 0)),
+            conflicts=split.conflicts,
             deleted=None if push is None or push.get("deleted") is None else int(push["deleted"]),
             error=None if push is None or not push.get("error") else str(push["error"]),
             cleared=0 if push is None else int(push.get("cleared", 0)),
@@ -248,5 +250,5 @@ def build_report(
         run_id=run_id,
         dry_run=dry_run,
         tables=tuple(reports),
-        rejects_path=split_summary.get("rejects_path"),
+        rejects_path=split_summary.rejects_path,
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from saleslayer_airflow.tables import KINDS, TableKind
+
 
 @dataclass(frozen=True)
 class EntitySet:
@@ -50,14 +52,33 @@ class Link:
     many: bool = False
 
 
-CATEGORIES = EntitySet("Categories", "cat", "Categories", "Categories({id})")
-PRODUCTS = EntitySet("Products", "prod", "Products", "Products({id})")
-VARIANTS = EntitySet("Variants", "frmt", "Variants", "Variants({id})")
+def _standard(kind: TableKind) -> EntitySet:
+    spec = KINDS[kind]
+    assert spec.rest_set is not None and spec.prefix is not None
+    return EntitySet(spec.rest_set, spec.prefix, spec.rest_set, f"{spec.rest_set}({{id}})")
+
+
+CATEGORIES = _standard(TableKind.CATEGORIES)
+PRODUCTS = _standard(TableKind.PRODUCTS)
+VARIANTS = _standard(TableKind.VARIANTS)
+#: The standard entity sets by the connector's table kind (value): the kinds with a REST set.
+STANDARD_SETS: dict[str, EntitySet] = {
+    TableKind.CATEGORIES.value: CATEGORIES,
+    TableKind.PRODUCTS.value: PRODUCTS,
+    TableKind.VARIANTS.value: VARIANTS,
+}
+
+
+def _parent_link(kind: TableKind, target: EntitySet, id_field: str, *, many: bool = False) -> Link:
+    ref_field = KINDS[kind].parent_field
+    assert ref_field is not None
+    return Link(ref_field, id_field, target, many=many)
+
 
 LINKS: dict[EntitySet, tuple[Link, ...]] = {
-    CATEGORIES: (Link("cat_parent_ref", "cat_parent_id", CATEGORIES),),
-    PRODUCTS: (Link("cat_ref", "cat_id", CATEGORIES, many=True),),
-    VARIANTS: (Link("prod_ref", "prod_id", PRODUCTS),),
+    CATEGORIES: (_parent_link(TableKind.CATEGORIES, CATEGORIES, "cat_parent_id"),),
+    PRODUCTS: (_parent_link(TableKind.PRODUCTS, CATEGORIES, CATEGORIES.id_field, many=True),),
+    VARIANTS: (_parent_link(TableKind.VARIANTS, PRODUCTS, PRODUCTS.id_field),),
 }
 
 

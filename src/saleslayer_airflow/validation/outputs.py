@@ -10,6 +10,7 @@ from typing import Any
 from saleslayer_airflow.config.tables import FieldType
 from saleslayer_airflow.mapping.plan import TablePlan
 from saleslayer_airflow.numbers import FIELD_TYPE_KEY
+from saleslayer_airflow.tables import LINE, REFERENCE, SOURCE_FILE
 from saleslayer_airflow.validation.store import ItemStore
 
 REJECT_COLUMNS = ["source_file", "line", "table", "reference", "column", "value", "reason"]
@@ -33,9 +34,9 @@ def table_schema(plan: TablePlan) -> Any:
     import pyarrow as pa
 
     fields = [
-        pa.field("reference", pa.string(), nullable=False),
-        pa.field("_source_file", pa.string(), nullable=False),
-        pa.field("_line", pa.int64(), nullable=False),
+        pa.field(REFERENCE, pa.string(), nullable=False),
+        pa.field(SOURCE_FILE, pa.string(), nullable=False),
+        pa.field(LINE, pa.int64(), nullable=False),
     ]
     fields += [
         pa.field(

@@ -8,21 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 
-from saleslayer_airflow.config.tables import TableKind
 from saleslayer_airflow.mapping.plan import PARENT_REF, LinkPlan
 from saleslayer_airflow.mapping.references import look_alike_difference, look_alike_key
+from saleslayer_airflow.tables import TableKind, dependency_rank
 from saleslayer_airflow.validation.store import ItemStore, _chunks
 
 #: Answers "which of these references of table ``name`` were imported before?". The state store
 #: (a later stage) will answer it; until then nothing is known from earlier imports.
 KnownRefs = Callable[[str, Sequence[str]], Collection[str]]
-_ORDER = [
-    TableKind.CATEGORIES,
-    TableKind.PRODUCTS,
-    TableKind.VARIANTS,
-    TableKind.POINTS_OF_SALE,
-    TableKind.CUSTOM_ENTITY,
-]
 _CYCLE_SHOWN = 8
 
 
@@ -57,7 +50,7 @@ class ParentCheck:
         """Reject unresolved links and cycles until the tables are consistent."""
         order = sorted(
             range(len(self.store.tables)),
-            key=lambda i: _ORDER.index(self.store.tables[i].plan.kind),
+            key=lambda i: dependency_rank(self.store.tables[i].plan.kind),
         )
         changed = True
         while changed:
