@@ -381,7 +381,7 @@ def test_a_run_missing_one_named_file_follows_on_missing(
 def test_a_retry_empties_the_landing_folder_and_its_named_sub_folders(tmp_path: Path) -> None:
     from airflow.sdk import ObjectStoragePath
 
-    from saleslayer_airflow.operators.fetch import _empty
+    from saleslayer_airflow.sources.fetchers import _empty
 
     landed = tmp_path / "landed"
     (landed / "categories").mkdir(parents=True)

@@ -13,7 +13,7 @@ from saleslayer_airflow.operators.base import ConnectorStageOperator
 if TYPE_CHECKING:
     import jinja2
 
-    from saleslayer_airflow.config.sources import ApiSource, MissingExport
+    from saleslayer_airflow.config.sources import MissingExport
     from saleslayer_airflow.sources.base import LandedFile
     from saleslayer_airflow.sources.errors import ExportMissingError
     from saleslayer_airflow.sources.history import LastFetch, RemoteState
@@ -265,54 +265,20 @@ class FetchSourceOperator(ConnectorStageOperator):
         last: LastFetch | None,
         previous: dict[str, RemoteState] | None,
     ) -> list[LandedFile]:
-        from saleslayer_airflow import staging
-        from saleslayer_airflow.config.sources import ApiSource, HttpSource, SftpSource
-        from saleslayer_airflow.sources.base import fetch_from_server
+        from saleslayer_airflow.sources.fetchers import (
+            FetchRequest,
+            MemoryCheckpoint,
+            fetch_export,
+        )
 
-        source = self.typed_source()
-        landed = run_folder / staging.LANDED
-        if isinstance(source, ApiSource):
-            return self._fetch_api(source, context, run_folder, last)
-        _empty(landed)  # leftovers of an earlier attempt of this run
-        if isinstance(source, HttpSource):
-            from saleslayer_airflow.sources.http import fetch_http
-
-            return fetch_http(source, landed, previous)
-        if isinstance(source, SftpSource):
-            from saleslayer_airflow.sources.sftp import sftp_server
-
-            with sftp_server(source.conn_id) as sftp:
-                return fetch_from_server(sftp, source, landed, previous)
-        from saleslayer_airflow.sources.ftp import ftp_server
-
-        with ftp_server(source.conn_id, tls=source.kind == "ftps") as ftp:
-            return fetch_from_server(ftp, source, landed, previous)
-
-    def _fetch_api(
-        self, source: ApiSource, context: Context, run_folder: Any, last: LastFetch | None
-    ) -> list[LandedFile]:
-        from saleslayer_airflow import staging
-        from saleslayer_airflow.sources.api import fetch_api
-
-        since = None
-        if source.incremental:
-            since = source.incremental.initial
-            if last is not None:
-                since = last.started.strftime(source.incremental.format)
-            self.log.info("Incremental: %s=%s", source.incremental.param, since)
         try:
             checkpoint: Any = context["task_state_store"]
         except KeyError:  # not provided (an Airflow without the task state store): no resume
-            checkpoint = _MemoryCheckpoint()
-        landed = run_folder / staging.LANDED
-        return fetch_api(
-            source,
-            landed,
-            run_folder / staging.FETCH_PAGES,
-            checkpoint,
-            since=since,
-            log=self.log.info,
+            checkpoint = MemoryCheckpoint()
+        request = FetchRequest(
+            self.typed_source(), run_folder, previous, last, checkpoint, log=self.log.info
         )
+        return fetch_export(request)
 
     def _clean_old_runs(self, base: str, run_id: str) -> None:
         from saleslayer_airflow import staging
@@ -357,24 +323,3 @@ def export_date_for(context: Context) -> date | None:
     dag_run = context.get("dag_run")
     after = getattr(dag_run, "run_after", None) or datetime.now(UTC)
     return after.astimezone(UTC).date() if after.tzinfo else after.date()
-
-
-def _empty(folder: Any) -> None:
-    """Remove the files of ``folder`` and its sub-folders (named files land in sub-folders)."""
-    if folder.exists():
-        for child in folder.iterdir():
-            if child.is_dir():
-                _empty(child)
-                child.rmdir()
-            elif child.is_file():
-                child.unlink()
-
-
-class _MemoryCheckpoint(dict[str, Any]):
-    """A checkpoint that lives as long as the task attempt (no resume across retries)."""
-
-    def set(self, key: str, value: Any) -> None:
-        self[key] = value
-
-    def delete(self, key: str) -> None:
-        self.pop(key, None)
