@@ -19,8 +19,8 @@ from pathlib import Path
 
 from saleslayer_airflow.config.connector import ConnectorConfig
 from saleslayer_airflow.config.load import load_connector, parse_connector
+from saleslayer_airflow.normalize.results import no_known_refs
 from saleslayer_airflow.readers.json import MAX_DEPTH
-from saleslayer_airflow.validation.parents import no_known_refs
 
 ROOT = Path(__file__).resolve().parents[2]
 SPLIT_DATA = ROOT / "tests" / "split" / "data"

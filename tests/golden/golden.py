@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from saleslayer_airflow.mapping.errors import MappingError
+from saleslayer_airflow.normalize.results import LandedFile, SplitResult
 from saleslayer_airflow.readers.errors import SourceFileError
-from saleslayer_airflow.validation.pipeline import LandedFile, SplitResult
 from tests.golden.cases import Case, fingerprint
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -38,7 +38,7 @@ HEAD_ROWS = 200
 #: engine can be compared before it is wired in:
 #: SALESLAYER_GOLDEN_ENGINE=saleslayer_airflow.normalize.engine:split_export
 ENGINE_VARIABLE = "SALESLAYER_GOLDEN_ENGINE"
-DEFAULT_ENGINE = "saleslayer_airflow.validation.pipeline:split_export"
+DEFAULT_ENGINE = "saleslayer_airflow.normalize.engine:split_export"
 
 SplitFunction = Callable[..., SplitResult]
 

@@ -103,7 +103,7 @@ def source_codes() -> set[str]:
 def recording_codes() -> Iterator[list[str]]:
     """Every reject code today's engine records while the block runs (ItemStore.add_reject
     is where every reject goes through)."""
-    from saleslayer_airflow.validation.store import ItemStore
+    from tests.oracle.store import ItemStore
 
     seen: list[str] = []
     original = ItemStore.add_reject

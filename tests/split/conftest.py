@@ -13,8 +13,8 @@ import pytest
 
 from saleslayer_airflow.config.connector import ConnectorConfig
 from saleslayer_airflow.config.load import load_connector, parse_connector
-from saleslayer_airflow.validation.parents import no_known_refs
-from saleslayer_airflow.validation.pipeline import LandedFile, SplitResult, split_export
+from saleslayer_airflow.normalize.engine import split_export
+from saleslayer_airflow.normalize.results import LandedFile, SplitResult, no_known_refs
 
 DATA = Path(__file__).resolve().parent / "data"
 REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"

@@ -8,7 +8,8 @@ import pytest
 
 from saleslayer_airflow.mapping.errors import MappingError
 from saleslayer_airflow.mapping.plan import build_plans
-from saleslayer_airflow.validation.pipeline import LandedFile, split_export, tables_of_file
+from saleslayer_airflow.normalize.engine import split_export
+from saleslayer_airflow.normalize.results import LandedFile, tables_of_file
 from tests.split.conftest import connector_text, run_split
 
 CONNECTOR = """\

@@ -23,7 +23,7 @@ The rule:
 * NFKC is *not* applied: it would also fold a fullwidth P (U+FF30) into P, a circled one
   (U+2460) into 1, the ligature U+FB01 into fi or a superscript two into 2: characters that look
   different and that Japanese or Chinese ERPs use on purpose. A fullwidth reference stays one of
-  its own; a link that misses an item only by such a character is told so (validation/parents.py).
+  its own; a link that misses an item only by such a character is told so (normalize/parents.py).
 * JSON numbers: ``1``, ``1.0``, ``1E0`` and ``"1"`` are the reference ``"1"``. A number with a
   fraction (``1.5``: as a number, ``1.50`` and ``1.5`` are one value but two texts), a float
   beyond what it holds exactly (2**53), NaN or infinite, a boolean, an object or a list is

@@ -62,10 +62,11 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
         from airflow.sdk import ObjectStoragePath
         from airflow.sdk.exceptions import AirflowFailException
 
+        from saleslayer_airflow.normalize.engine import split_export
+        from saleslayer_airflow.normalize.results import BALANCE_RULE, LandedFile
         from saleslayer_airflow.push.targets import target_account_or_none
         from saleslayer_airflow.state import StateStore
         from saleslayer_airflow.state.store import LEGACY_ACCOUNT
-        from saleslayer_airflow.validation.pipeline import BALANCE_RULE, LandedFile, split_export
         from saleslayer_airflow.validation.threshold import check_threshold
 
         try:

@@ -48,6 +48,7 @@ class CsvReader:
             strict=True,
         )
         self._end = 0  # physical lines consumed so far (after skip_lines)
+        self._resumed = 0  # lines before the csv reader's first one (see resume_at)
         self._first: SourceRow | None = None
         self._columns = self._read_header()
 
@@ -68,9 +69,9 @@ class CsvReader:
             except StopIteration:
                 return None
             except csv.Error as exc:
-                self._end = self._reader.line_num
+                self._end = self._resumed + self._reader.line_num
                 return start, None, str(exc)
-            self._end = self._reader.line_num
+            self._end = self._resumed + self._reader.line_num
             if cells:
                 return start, cells, None
 
@@ -134,6 +135,26 @@ class CsvReader:
                 at, cells, bad_text_problem(self._columns_or_default(width), cells, self.encoding)
             )
         return SourceRow(at, cells)
+
+    def resume_at(self, offset: int, line: int) -> None:
+        """Go on reading at byte ``offset``, where a record starts on physical ``line``: the
+        columnar reader (readers/csv_arrow.py) hands over to this reader at a record boundary
+        it proved, when the rest of the file needs the exact record-by-record reading."""
+        raw = self._text.detach()  # the old wrapper must not close the file when collected
+        raw.seek(offset)
+        self._text = io.TextIOWrapper(
+            raw, encoding=self.encoding, errors="surrogateescape", newline=""
+        )
+        self._reader = csv.reader(
+            self._text,
+            delimiter=self._fmt.delimiter,
+            quotechar=self._fmt.quotechar,
+            escapechar=self._fmt.escapechar,
+            doublequote=self._fmt.escapechar is None,
+            strict=True,
+        )
+        self._end = self._resumed = line - 1 - self._fmt.skip_lines
+        self._first = None
 
     def _columns_or_default(self, width: int) -> Sequence[str]:
         return getattr(self, "_columns", None) or [f"col_{i + 1}" for i in range(width)]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from saleslayer_airflow.config.settings import ValidationSettings
+from saleslayer_airflow.normalize.results import SplitResult
 from saleslayer_airflow.validation.errors import RejectThresholdError
-from saleslayer_airflow.validation.pipeline import SplitResult
 
 
 def check_threshold(connector_id: str, result: SplitResult, settings: ValidationSettings) -> None:

@@ -1,4 +1,5 @@
-"""The items of one run, on disk (SQLite): references, de-duplication, merges, conflicts, rejects.
+"""The row engine's item store (the reference the columnar engine is tested against): the items
+of one run, on disk (SQLite): references, de-duplication, merges, conflicts, rejects.
 
 Memory must not grow with the export: every item and every reject lives in a throw-away SQLite
 file beside the run's work folder; a chunk of rows is resolved against it with a few queries.
@@ -7,7 +8,6 @@ file beside the run's work folder; a chunk of rows is resolved against it with a
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -16,28 +16,11 @@ from typing import Any
 
 from saleslayer_airflow.config.tables import DuplicatePolicy
 from saleslayer_airflow.mapping.plan import TablePlan
-from saleslayer_airflow.readers.records import BAD_TEXT, show_bad_text
+from saleslayer_airflow.normalize.results import TableCounts
+from saleslayer_airflow.normalize.results import storable as _storable
 from saleslayer_airflow.validation.values import shown
 
 _BATCH = 900  # bound parameters per IN (...) query
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-@dataclass
-class TableCounts:
-    """Per-table balance: ``rows_in = rows_out + merged + rejected`` (checked by the pipeline).
-
-    ``rows_in`` counts what the table received: one per source row, except that a category path
-    counts one per level (``Men > Tops`` gives two items). ``conflicts`` and ``duplicates`` are
-    rows also counted in ``rejected``.
-    """
-
-    rows_in: int = 0
-    rows_out: int = 0
-    merged: int = 0
-    rejected: int = 0
-    conflicts: int = 0
-    duplicates: int = 0
 
 
 @dataclass(slots=True)
@@ -66,14 +49,6 @@ class _Table:
     plan: TablePlan
     counts: TableCounts = field(default_factory=TableCounts)
     sources: list[str] = field(default_factory=list)
-
-
-def _storable(text: str) -> str:
-    """Text SQLite and the rejects CSV can hold: undecodable bytes as ``\\xff``, and a lone
-    surrogate a JSON string may carry (``"\\ud800"``, rejected as a reference) as ``\\ud800``."""
-    if BAD_TEXT.search(text):
-        text = show_bad_text(text)
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _chunks(values: Sequence[str], size: int = _BATCH) -> Iterator[Sequence[str]]:

@@ -1,4 +1,5 @@
-"""Validate and split: landed files -> one Parquet file per table, and a rejects CSV.
+"""The row engine (the reference the columnar engine is tested against). Validate and split:
+landed files -> one Parquet file per table, and a rejects CSV.
 
 Airflow-free: the operator calls :func:`split_export` with local copies of the landed files and a
 local work folder, then publishes the outputs to the run's staging folder.
@@ -19,77 +20,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from saleslayer_airflow.config.connector import ConnectorConfig
 from saleslayer_airflow.mapping.plan import TablePlan, build_plans
 from saleslayer_airflow.mapping.rows import BoundTable, RowReject
+from saleslayer_airflow.normalize.results import (
+    KnownRefs,
+    LandedFile,
+    SplitResult,
+    no_known_refs,
+    tables_of_file,
+)
 from saleslayer_airflow.readers import SourceRow, open_reader
 from saleslayer_airflow.staging import REJECTED_REFS_SUFFIX
-from saleslayer_airflow.validation.completeness import (
-    Unreadable,
-    hides_references,
-    write_rejected_refs,
-)
+from saleslayer_airflow.validation.completeness import Unreadable, hides_references
 from saleslayer_airflow.validation.errors import BalanceError
-from saleslayer_airflow.validation.outputs import write_rejects, write_table
-from saleslayer_airflow.validation.parents import KnownRefs, ParentCheck, no_known_refs
-from saleslayer_airflow.validation.store import Contribution, ItemStore, TableCounts
+from tests.oracle.completeness import write_rejected_refs
+from tests.oracle.outputs import write_rejects, write_table
+from tests.oracle.parents import ParentCheck
+from tests.oracle.store import Contribution, ItemStore
 
 log = logging.getLogger(__name__)
-
-BALANCE_RULE = (
-    "per table: rows_in = rows_out + merged + rejected (conflicts and duplicates are part of "
-    "rejected; a category path counts one input per level); checked before the files are written"
-)
-
-
-@dataclass(frozen=True)
-class LandedFile:
-    """A local copy of one landed export and the name rejects will show for it.
-
-    ``file`` is its name in the source's `files:` (None for a single export or a glob); a table
-    with `file:` reads only the files it names.
-    """
-
-    path: Path
-    name: str
-    file: str | None = None
-
-
-@dataclass
-class SplitResult:
-    """What :func:`split_export` wrote and its counts."""
-
-    rows_read: int
-    rows_unused: int
-    rows_rejected: int
-    rejects: int
-    rejects_path: Path
-    tables: dict[str, TableCounts]
-    paths: dict[str, Path]
-    top_reasons: list[tuple[str, int, str]] = field(default_factory=list)
-    #: per table: its rejected references, staged (``<table>.rejected_refs.parquet``), when the
-    #: connector's deletions are on
-    rejected_refs: dict[str, Path] = field(default_factory=dict)
-    #: per table: the rows of its input that could not be read at all
-    unreadable: dict[str, Unreadable] = field(default_factory=dict)
-
-
-def tables_of_file(
-    plans: Sequence[TablePlan],
-    files_by_table: Mapping[str, tuple[str, ...] | None],
-    file: str | None,
-) -> list[int]:
-    """Indexes of the plans a landed file feeds: every table without `file:`, and the tables
-    whose `file:` names it (an unnamed file feeds only the tables without `file:`)."""
-    return [
-        tbl
-        for tbl, plan in enumerate(plans)
-        if (wanted := files_by_table.get(plan.key)) is None or file in wanted
-    ]
 
 
 class _Splitter:

@@ -6,22 +6,13 @@ until nothing changes: rejecting a category orphans its children, which are reje
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-
 from saleslayer_airflow.mapping.plan import PARENT_REF, LinkPlan
 from saleslayer_airflow.mapping.references import look_alike_difference, look_alike_key
+from saleslayer_airflow.normalize.results import KnownRefs
 from saleslayer_airflow.tables import TableKind, dependency_rank
-from saleslayer_airflow.validation.store import ItemStore, _chunks
+from tests.oracle.store import ItemStore, _chunks
 
-#: Answers "which of these references of table ``name`` were imported before?". The state store
-#: (a later stage) will answer it; until then nothing is known from earlier imports.
-KnownRefs = Callable[[str, Sequence[str]], Collection[str]]
 _CYCLE_SHOWN = 8
-
-
-def no_known_refs(table: str, refs: Sequence[str]) -> Collection[str]:
-    """The default answer: no reference is known from earlier imports."""
-    return ()
 
 
 def _targets_sql(tbl: int, index: int, link: LinkPlan) -> str:

@@ -1,0 +1,1 @@
+"""The columnar validate/split engine: readers -> mapping -> items -> tables (issue 12)."""

@@ -1,0 +1,146 @@
+"""Validate and split, columnar: landed files -> one Parquet file per table, and a rejects CSV.
+
+The same contract as the row engine it replaced (tests/oracle/pipeline.py, kept as the
+reference the tests compare it with): signature, :class:`SplitResult`, files written, byte
+for byte. It is composed of the columnar layers:
+
+1. readers hand batches of records (``readers/batches.py``);
+2. the mapping layer turns them into per-table contributions and row rejects
+   (``normalize/mapping.py``, :class:`~saleslayer_airflow.normalize.contributions.TableChunk`);
+3. the items layer applies the duplicate policies (``normalize/items.py``), checks parent links
+   and cycles (``normalize/parents.py``) and writes the outputs (``normalize/outputs.py``).
+
+Memory: per table, each chunk's contributions are aggregated by reference as they come (one row
+per reference and chunk: a flat export's category and product repeats collapse) and spilled to
+``work_dir/items.spill``; only the references whose rows repeat and disagree (conflicts) or
+repeat under ``first`` / ``reject`` are read back. The items themselves (one row per kept item,
+its mapped columns) stay in memory: the parent check needs every item of every table at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from saleslayer_airflow.config.connector import ConnectorConfig
+from saleslayer_airflow.mapping.plan import TablePlan, build_plans
+from saleslayer_airflow.normalize import outputs
+from saleslayer_airflow.normalize.items import Items
+from saleslayer_airflow.normalize.mapping import map_file
+from saleslayer_airflow.normalize.parents import KnownRefs, ParentCheck, no_known_refs
+from saleslayer_airflow.normalize.results import LandedFile, SplitResult
+from saleslayer_airflow.staging import REJECTED_REFS_SUFFIX
+from saleslayer_airflow.validation.completeness import Unreadable
+from saleslayer_airflow.validation.errors import BalanceError
+
+log = logging.getLogger(__name__)
+
+#: Records read and mapped at a time (Arrow batches); independent of ``chunk_rows``.
+BATCH_ROWS = 65_536
+
+
+def check_balance(items: Items) -> None:
+    """``rows_in = rows_out + merged + rejected`` for every table, or the row engine's
+    :class:`BalanceError`."""
+    for table in items.tables:
+        c = table.counts
+        if c.rows_in != c.rows_out + c.merged + c.rejected:
+            raise BalanceError(
+                f"table {table.plan.key!r}: rows_in {c.rows_in} != rows_out {c.rows_out} + merged "
+                f"{c.merged} + rejected {c.rejected}; this is a bug in saleslayer-airflow, please "
+                "report it with the connector file"
+            )
+
+
+def split_export(
+    config: ConnectorConfig,
+    files: Sequence[LandedFile],
+    work_dir: Path,
+    *,
+    known_refs: KnownRefs = no_known_refs,
+    chunk_rows: int = 5_000,
+    batch_rows: int = BATCH_ROWS,
+) -> SplitResult:
+    """Read ``files`` in order, map and validate every record, write
+    ``work_dir/split/<table>.parquet`` and ``work_dir/rejects.csv``: the same files and result as
+    the row engine given the same ``chunk_rows`` (the row engine's write
+    chunk, which decides the order of rejects several JSON records on one line give). Raises
+    SourceFileError / MappingError for a file that cannot be read or mapped at all; bad rows
+    become rejects."""
+    plans = build_plans(config)
+    split_dir = work_dir / "split"
+    split_dir.mkdir(parents=True, exist_ok=True)
+    # Contributions are spilled beside the outputs (read again only for references whose rows
+    # repeat and disagree): memory holds one row per item, not one per source row.
+    spill = work_dir / "items.spill"
+    items = Items(plans, [f.name for f in files], chunk_rows=chunk_rows, spill_dir=spill)
+    try:
+        return _split(config, plans, files, work_dir, split_dir, items, known_refs, batch_rows)
+    finally:
+        items.close()
+        if spill.is_dir() and not any(spill.iterdir()):
+            spill.rmdir()
+
+
+def _split(
+    config: ConnectorConfig,
+    plans: Sequence[TablePlan],
+    files: Sequence[LandedFile],
+    work_dir: Path,
+    split_dir: Path,
+    items: Items,
+    known_refs: KnownRefs,
+    batch_rows: int,
+) -> SplitResult:
+    files_by_table = {key: table.source_files() for key, table in config.tables.items()}
+    unreadable = [Unreadable() for _ in plans]
+    rows_read = 0
+    rows_unused = 0
+    for index, landed in enumerate(files):
+        mapped = map_file(
+            plans,
+            files_by_table,
+            landed,
+            index,
+            config.format,
+            unreadable=unreadable,
+            batch_rows=batch_rows,
+        )
+        for _tbl, chunk in mapped:
+            items.add(chunk)
+        rows_read += mapped.rows_read
+        rows_unused += mapped.rows_unused
+        log.info("read %s: %d rows so far", landed.name, rows_read)
+    items.resolve()
+    items.reject_duplicated()
+    ParentCheck(items, known_refs).run()
+    items.finish_counts()
+    check_balance(items)
+    paths = {}
+    rejected_refs = {}
+    for tbl, table in enumerate(items.tables):
+        path = split_dir / f"{table.plan.key}.parquet"
+        outputs.write_table(items, tbl, path)
+        paths[table.plan.key] = path
+        if config.target.deletions.enabled:  # only deletions read them
+            refs_path = split_dir / f"{table.plan.key}{REJECTED_REFS_SUFFIX}"
+            outputs.write_rejected_refs(items, tbl, refs_path)
+            rejected_refs[table.plan.key] = refs_path
+    rejects_path = work_dir / "rejects.csv"
+    rejects = outputs.write_rejects(items, rejects_path)
+    return SplitResult(
+        rows_read=rows_read,
+        rows_unused=rows_unused,
+        rows_rejected=outputs.rows_rejected(items),
+        rejects=rejects,
+        rejects_path=rejects_path,
+        tables={t.plan.key: t.counts for t in items.tables},
+        paths=paths,
+        top_reasons=outputs.top_reasons(items),
+        rejected_refs=rejected_refs,
+        unreadable={t.plan.key: unreadable[tbl] for tbl, t in enumerate(items.tables)},
+    )
+
+
+__all__ = ["LandedFile", "SplitResult", "split_export"]
