@@ -16,6 +16,8 @@ adds above a row's own category (the export says nothing about them). Numbers ar
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from saleslayer_airflow.config.tables import FieldType, OnEmpty, TableMapping
@@ -83,56 +85,110 @@ def cleared_columns(
     return _field_columns(table, on_empty) & set(columns)
 
 
+@dataclass(frozen=True)
+class StagedLayout:
+    """How the columns of a staged table file become an item's fields (see the module's doc).
+
+    ``names``: staged column -> Sales Layer field, for every column sent; ``clear``: the empty
+    value that clears each clearable column ("" or []); ``numbers``: the exact number columns;
+    ``levels``: with a category path, the field columns whose emptiness marks a level above a
+    row's own category (its empty fields are left out, not cleared).
+    """
+
+    names: dict[str, str]
+    clear: dict[str, Any]
+    numbers: frozenset[str]
+    levels: frozenset[str]
+
+    def fields(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The fields of one staged row (a dict of its columns), as they are sent."""
+        names, numbers = self.names, self.numbers
+        levels = self.levels
+        fields: dict[str, Any] = {}
+        row_clear = {} if levels and all(row[c] in _EMPTY for c in levels) else self.clear
+        for column, value in row.items():
+            if column not in names:
+                continue
+            if value in _EMPTY:
+                if column in row_clear:
+                    fields[names[column]] = row_clear[column]
+            elif column in numbers:
+                fields[names[column]] = _exact(value)
+            else:
+                fields[names[column]] = _clean(value)
+        return fields
+
+
+def staged_layout(
+    schema: Any, table_key: str, table: TableMapping, on_empty: OnEmpty = OnEmpty.CLEAR
+) -> StagedLayout:
+    """The :class:`StagedLayout` of a staged file of ``table`` with the Arrow ``schema``."""
+    import pyarrow as pa
+
+    names = field_names(table_key, table, schema.names)
+    clear = {
+        column: [] if pa.types.is_list(schema.field(column).type) else ""
+        for column in cleared_columns(table, list(names), on_empty)
+    }
+    numbers = frozenset(
+        column
+        for column in names
+        if (schema.field(column).metadata or {}).get(FIELD_TYPE_KEY)
+        == FieldType.NUMBER.value.encode()
+        and not pa.types.is_list(schema.field(column).type)
+    )
+    # A category path gives every level above a row's own category as an item with no
+    # field values: the export says nothing about those fields, so they are not cleared.
+    levels = _field_columns(table, None) & set(names) if table.path is not None else set()
+    return StagedLayout(names, clear, numbers, frozenset(levels))
+
+
+@contextmanager
+def open_parquet(path: Any) -> Iterator[Any]:
+    """A ``pyarrow.parquet.ParquetFile`` of a local path or an ObjectStoragePath."""
+    import pyarrow.parquet as pq
+
+    with path.open("rb") if hasattr(path, "open") else open(path, "rb") as handle:  # noqa: PTH123
+        yield pq.ParquetFile(handle)
+
+
+class StagedItems:
+    """The items of a staged table file, in file order: iterate it for :class:`OutgoingItem`
+    objects one at a time, or let :func:`~saleslayer_airflow.push.pipeline.push_table` decide
+    them on columns (only the items it sends ever become Python objects)."""
+
+    def __init__(
+        self, path: Any, table_key: str, table: TableMapping, on_empty: OnEmpty = OnEmpty.CLEAR
+    ) -> None:
+        self.path, self.table_key, self.table, self.on_empty = path, table_key, table, on_empty
+
+    def open(self) -> AbstractContextManager[Any]:
+        """The staged file as a ``pyarrow.parquet.ParquetFile``."""
+        return open_parquet(self.path)
+
+    def layout(self, schema: Any) -> StagedLayout:
+        return staged_layout(schema, self.table_key, self.table, self.on_empty)
+
+    def __iter__(self) -> Iterator[OutgoingItem]:
+        with self.open() as parquet:
+            layout = self.layout(parquet.schema_arrow)
+            for batch in parquet.iter_batches(batch_size=_READ_BATCH):
+                for row in batch.to_pylist():
+                    yield OutgoingItem(str(row["reference"]), layout.fields(row))
+
+
 def read_items(
     path: Any, table_key: str, table: TableMapping, *, on_empty: OnEmpty = OnEmpty.CLEAR
-) -> Iterator[OutgoingItem]:
+) -> StagedItems:
     """The items of a staged table file (a local path or an ObjectStoragePath), in file order.
 
     ``on_empty``: the connector's default for fields that do not set their own.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    with path.open("rb") if hasattr(path, "open") else open(path, "rb") as handle:  # noqa: PTH123
-        parquet = pq.ParquetFile(handle)
-        schema = parquet.schema_arrow
-        names = field_names(table_key, table, schema.names)
-        # The empty value that clears each clearable column: "" for a value, [] for a list.
-        clear = {
-            column: [] if pa.types.is_list(schema.field(column).type) else ""
-            for column in cleared_columns(table, list(names), on_empty)
-        }
-        numbers = {
-            column
-            for column in names
-            if (schema.field(column).metadata or {}).get(FIELD_TYPE_KEY)
-            == FieldType.NUMBER.value.encode()
-            and not pa.types.is_list(schema.field(column).type)
-        }
-        # A category path gives every level above a row's own category as an item with no
-        # field values: the export says nothing about those fields, so they are not cleared.
-        levels = _field_columns(table, None) & set(names) if table.path is not None else set()
-        for batch in parquet.iter_batches(batch_size=_READ_BATCH):
-            for row in batch.to_pylist():
-                fields: dict[str, Any] = {}
-                row_clear = {} if levels and all(row[c] in _EMPTY for c in levels) else clear
-                for column, value in row.items():
-                    if column not in names:
-                        continue
-                    if value in _EMPTY:
-                        if column in row_clear:
-                            fields[names[column]] = row_clear[column]
-                    elif column in numbers:
-                        fields[names[column]] = _exact(value)
-                    else:
-                        fields[names[column]] = _clean(value)
-                yield OutgoingItem(str(row["reference"]), fields)
+    return StagedItems(path, table_key, table, on_empty)
 
 
 def read_references(path: Any) -> set[str]:
     """Every reference of a staged table file: what a complete export holds, for deletions."""
-    import pyarrow.parquet as pq
-
-    with path.open("rb") if hasattr(path, "open") else open(path, "rb") as handle:  # noqa: PTH123
-        column = pq.read_table(handle, columns=["reference"]).column("reference")
+    with open_parquet(path) as parquet:
+        column = parquet.read(columns=["reference"]).column("reference")
         return {str(ref) for ref in column.to_pylist()}

@@ -5,6 +5,11 @@ Plain Python, no Airflow: the transport is a callable that sends one batch and r
 Layer acknowledged it (raising otherwise). Memory stays bounded: items are read and decided in
 chunks.
 
+A staged table file (:func:`~saleslayer_airflow.push.items.read_items`, in file order) is decided
+on columns (:mod:`~saleslayer_airflow.push.columnar`): its content hashes are computed on Arrow
+batches and joined with the state of the whole table, loaded in one query; only the items to send
+become Python objects. Any other iterable of items is decided row by row, with the same rules.
+
 A batch is the unit of both sending and checkpointing: when the transport would need several
 calls for one batch (an Import Connector payload over its size cap), it splits the batch first
 (``split``) and each part is sent and checkpointed on its own, so a retry never resends a part
@@ -299,7 +304,7 @@ class _TablePush:
         opts = self.options
         self.counts.items += len(chunk)
         if self.error is not None:
-            self.counts.failed += len(chunk)
+            self.counts.failed += self._unsent(chunk)
             return
         states = self.store.items(opts.connector_id, opts.table, [i.reference for i in chunk])
         for position, item in enumerate(chunk):
@@ -324,8 +329,58 @@ class _TablePush:
                 if len(self.pending) >= opts.batch_size:
                     self.flush()
                 if self.error is not None:
-                    self.counts.failed += len(chunk) - position - 1
+                    self.counts.failed += self._unsent(chunk[position + 1 :], states)
                     return
+
+    def _unsent(
+        self, items: Sequence[OutgoingItem], states: Mapping[str, ItemState] | None = None
+    ) -> int:
+        """How many of ``items``, left unsent after an error, count as failed: all but those an
+        earlier attempt of this run acknowledged (already counted from its batches)."""
+        opts = self.options
+        if opts.dry_run or not self.counts.batches_resumed:
+            return len(items)
+        if states is None:
+            states = self.store.items(opts.connector_id, opts.table, [i.reference for i in items])
+        return sum(
+            1
+            for item in items
+            if not _applied_by_this_run(
+                states.get(item.reference), content_hash(item.fields), opts.run_id
+            )
+        )
+
+    def take_decided(
+        self,
+        codes: Any,
+        sends: Sequence[tuple[int, OutgoingItem, Decision, str, ItemState | None]],
+    ) -> None:
+        """Take consecutive items decided on columns (``push.columnar``): ``codes`` holds each
+        one's decision code, ``sends`` the items to send among them (position, item, decision,
+        digest, previous state). Counts as :meth:`take` does, items after a failed send
+        included."""
+        from saleslayer_airflow.push.columnar import APPLIED, STALE, UNCHANGED
+
+        total = len(codes)
+        self.counts.items += total
+        # Acknowledged by an earlier attempt of this run: counted from its batches, never failed.
+        unsent = codes != APPLIED
+        if self.error is not None:
+            self.counts.failed += int(unsent.sum())
+            return
+        unchanged, stale = codes == UNCHANGED, codes == STALE
+        for position, item, decision, digest, previous in sends:
+            cleared = _cleared(item, decision, previous)
+            self._queue(SentItem(item, decision, digest, cleared), previous)
+            if len(self.pending) >= self.options.batch_size:
+                self.flush()
+            if self.error is not None:
+                self.counts.unchanged += int(unchanged[:position].sum())
+                self.counts.stale += int(stale[:position].sum())
+                self.counts.failed += int(unsent[position + 1 :].sum())
+                return
+        self.counts.unchanged += int(unchanged.sum())
+        self.counts.stale += int(stale.sum())
 
     def _queue(self, sent: SentItem, previous: ItemState | None) -> None:
         if self.options.dry_run and len(self.counts.sample) < DRY_RUN_SAMPLE:
@@ -541,9 +596,19 @@ def push_table(
     When ``send`` fails, the batches acknowledged before stay recorded, the rest of the items
     are counted as failed, and :class:`PushInterrupted` carries the counts and the cause.
     """
+    from saleslayer_airflow.push.items import StagedItems
+
     push = _TablePush(store, options, send, split, progress, on_refused)
-    for chunk in _chunks(items, options.chunk_size):
-        push.take(chunk)
+    if isinstance(items, StagedItems):
+        # A staged file in file order: decided on columns (see push.columnar).
+        from saleslayer_airflow.push.columnar import decide_staged, spans
+
+        decided = decide_staged(items, store, options)
+        for span in spans(items, decided, store, options):
+            push.take_decided(span.codes, span.sends)
+    else:
+        for chunk in _chunks(items, options.chunk_size):
+            push.take(chunk)
     push.flush()
     push.counts.check_balanced(options.table)
     push.check_refusals()
