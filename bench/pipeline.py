@@ -58,7 +58,7 @@ from procstats import Measured, MeasureError, TreeSampler, cpu_seconds, run_meas
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_KIT = ROOT.parent / "shared" / "bench"
 DEFAULT_WORK = ROOT / ".bench"
-DEFAULT_SPLIT_MODULE = "saleslayer_airflow.validation.pipeline"
+DEFAULT_SPLIT_MODULE = "saleslayer_airflow.normalize.engine"
 PARTS = ("floor", "split", "dags", "dlt", "memory")
 #: The export dates the DAG runs import (the connector's endpoint is flat_<date>.csv).
 BASE_DAY, CHANGED_DAY = "2026-11-01", "2026-11-02"

@@ -71,7 +71,8 @@ def generate(path: Path, rows: int) -> None:
 
 def child(rows: int) -> None:
     from saleslayer_airflow.config.load import parse_connector
-    from saleslayer_airflow.validation.pipeline import LandedFile, split_export
+    from saleslayer_airflow.normalize.engine import split_export
+    from saleslayer_airflow.normalize.results import LandedFile
 
     with tempfile.TemporaryDirectory(prefix="split-bench-") as tmp:
         work = Path(tmp)
