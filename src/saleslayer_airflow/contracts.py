@@ -13,6 +13,7 @@ ignored, and ``version`` says which shape wrote it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -127,3 +128,51 @@ class SplitSummary(_Contract):
     tables: dict[str, StagedTable]
     balance: str = ""
     """The balance rule the counts obey, for a person reading the XCom."""
+
+
+class PushStatus(StrEnum):
+    """How one table's push ended."""
+
+    PUSHED = "pushed"
+    DRY_RUN = "dry run"
+    FAILED = "failed"
+    NOT_PUSHED = "not pushed"
+    NOTHING_TO_PUSH = "nothing to push"
+
+
+class TablePushResult(_Contract):
+    """What one table's push did: ``items = created + updated + unchanged + stale + skipped +
+    failed``; ``refused`` (among ``failed``) Sales Layer refused, the first few with their
+    reasons in ``refusals``; ``deleted`` is None when the connector does not delete."""
+
+    table: str
+    status: PushStatus
+    items: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    stale: int = 0
+    skipped: int = 0
+    failed: int = 0
+    refused: int = 0
+    refusals: tuple[dict[str, str], ...] = ()
+    cleared: int = 0
+    """Field values cleared in Sales Layer (sent empty; outside the item sum)."""
+    deleted: int | None = None
+    batches_sent: int = 0
+    batches_resumed: int = 0
+    sample: tuple[dict[str, Any], ...] = ()
+    """A dry run's sample of changed fields."""
+    error: str | None = None
+    """Why the push stopped (never a secret: the clients redact them)."""
+    deletions: str | None = None
+    """``refused`` when the export could not drive deletions; ``deletions_reason`` says why."""
+    deletions_reason: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        """The integer counts, for an asset event."""
+        return {
+            name: value
+            for name, value in self.model_dump().items()
+            if isinstance(value, int) and not isinstance(value, bool) and name != "version"
+        }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from saleslayer_airflow.contracts import SplitSummary
+from saleslayer_airflow.contracts import SplitSummary, TablePushResult
 from saleslayer_airflow.report.summary import UnbalancedReportError, build_report
 
 
@@ -18,6 +18,11 @@ def _staged(rows_in: int, rows_out: int, merged: int, rejected: int, conflicts: 
         "rejected": rejected,
         "conflicts": conflicts,
     }
+
+
+def P(table: str, counts: dict) -> TablePushResult:
+    """A push task's result as its XCom holds it."""
+    return TablePushResult.model_validate({"table": table, "status": "pushed"} | counts)
 
 
 SPLIT = SplitSummary.model_validate(
@@ -42,8 +47,10 @@ def test_balanced_report_with_a_table_not_pushed() -> None:
         "run1",
         SPLIT,
         {
-            "categories": {"items": 10, "created": 2, "unchanged": 8, "status": "pushed"},
-            "products": {"items": 100, "updated": 5, "unchanged": 90, "stale": 5},
+            "categories": P(
+                "categories", {"items": 10, "created": 2, "unchanged": 8, "status": "pushed"}
+            ),
+            "products": P("products", {"items": 100, "updated": 5, "unchanged": 90, "stale": 5}),
             "variants": None,
         },
     )
@@ -73,13 +80,15 @@ def test_push_that_lost_an_item_is_refused() -> None:
             "shop",
             "run1",
             SPLIT,
-            {"products": {"items": 99, "created": 99}},
+            {"products": P("products", {"items": 99, "created": 99})},
         )
 
 
 def test_counts_that_do_not_add_up_are_refused() -> None:
     with pytest.raises(UnbalancedReportError, match="do not balance"):
-        build_report("shop", "run1", SPLIT, {"categories": {"items": 10, "created": 3}})
+        build_report(
+            "shop", "run1", SPLIT, {"categories": P("categories", {"items": 10, "created": 3})}
+        )
 
 
 def test_skipped_items_balance_and_are_explained() -> None:
@@ -88,9 +97,11 @@ def test_skipped_items_balance_and_are_explained() -> None:
         "run1",
         SPLIT,
         {
-            "categories": {"items": 10, "updated": 4, "skipped": 6, "status": "pushed"},
-            "products": {"items": 100, "unchanged": 100},
-            "variants": {"items": 17, "skipped": 17},
+            "categories": P(
+                "categories", {"items": 10, "updated": 4, "skipped": 6, "status": "pushed"}
+            ),
+            "products": P("products", {"items": 100, "unchanged": 100}),
+            "variants": P("variants", {"items": 17, "skipped": 17}),
         },
     )
     rows = report.as_dict()["tables"]
@@ -102,7 +113,9 @@ def test_skipped_items_balance_and_are_explained() -> None:
     assert "only imports existing items" in text
     # Skipped items are part of the balance: dropping them unbalances the report.
     with pytest.raises(UnbalancedReportError, match="do not balance"):
-        build_report("shop", "run1", SPLIT, {"variants": {"items": 17, "updated": 0}})
+        build_report(
+            "shop", "run1", SPLIT, {"variants": P("variants", {"items": 17, "updated": 0})}
+        )
 
 
 def test_a_refused_table_shows_why() -> None:
@@ -112,12 +125,14 @@ def test_a_refused_table_shows_why() -> None:
         "run1",
         SPLIT,
         {
-            "categories": {"items": 10, "failed": 10, "status": "refused", "error": reason},
-            "products": {"items": 100, "unchanged": 100},
-            "variants": {"items": 17, "unchanged": 17},
+            "categories": P(
+                "categories", {"items": 10, "failed": 10, "status": "not pushed", "error": reason}
+            ),
+            "products": P("products", {"items": 100, "unchanged": 100}),
+            "variants": P("variants", {"items": 17, "unchanged": 17}),
         },
     )
     assert not report.succeeded
     assert report.as_dict()["tables"]["categories"]["error"] == reason
     assert "error" not in report.as_dict()["tables"]["products"]
-    assert f"categories: refused: {reason}" in report.text()
+    assert f"categories: not pushed: {reason}" in report.text()

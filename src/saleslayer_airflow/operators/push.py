@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
-from saleslayer_airflow.contracts import SPLIT_TASK, SplitSummary
+from saleslayer_airflow.contracts import SPLIT_TASK, PushStatus, SplitSummary, TablePushResult
 from saleslayer_airflow.operators.base import ConnectorStageOperator, frozen_heap
 
 if TYPE_CHECKING:
@@ -156,26 +156,25 @@ class PushTableOperator(ConnectorStageOperator):
             # transport cannot write, a connection missing): every item of the table is unsent,
             # and the report says why.
             unsent = len(read_references(staged_path))
-            result = {
-                "items": unsent,
-                "failed": unsent,
-                "status": "not pushed",
-                "table": self.table,
-                "error": str(refused),
-            }
-            context["ti"].xcom_push(key="return_value", value=result)
+            result = TablePushResult(
+                table=self.table,
+                status=PushStatus.NOT_PUSHED,
+                items=unsent,
+                failed=unsent,
+                error=str(refused),
+            )
+            context["ti"].xcom_push(key="return_value", value=result.to_xcom())
             progress.finish("not pushed", None)
             raise AirflowFailException(str(refused)) from refused
         except PushInterrupted as stopped:
             # The cause's message names the connection, table and URL, never a secret (the
             # clients redact them), so the report can show why the table failed.
-            result = stopped.counts.as_dict() | {
-                "status": "failed",
-                "table": self.table,
-                "error": str(stopped.cause),
-            }
+            result = TablePushResult.model_validate(
+                stopped.counts.as_dict()
+                | {"status": PushStatus.FAILED, "table": self.table, "error": str(stopped.cause)}
+            )
             self._publish_failed(failed_items, staged_path, split.run_folder)
-            context["ti"].xcom_push(key="return_value", value=result)
+            context["ti"].xcom_push(key="return_value", value=result.to_xcom())
             progress.finish("failed", stopped.counts)
             self.log.error("push of %s stopped: %s", self.table, result)
             if isinstance(stopped.cause, TerminalError):
@@ -184,14 +183,21 @@ class PushTableOperator(ConnectorStageOperator):
         finally:
             store.close()
         self._publish_failed(failed_items, staged_path, split.run_folder)
-        status = "dry run" if dry_run else "pushed"
-        progress.finish(status, counts)
-        result = counts.as_dict() | {"status": status, "table": self.table}
-        if deletions is not None and deletions.refused is not None:
-            result |= {"deletions": "refused", "deletions_reason": deletions.refused}
+        status = PushStatus.DRY_RUN if dry_run else PushStatus.PUSHED
+        progress.finish(status.value, counts)
+        refused_deletions = deletions is not None and deletions.refused is not None
+        result = TablePushResult.model_validate(
+            counts.as_dict()
+            | {"status": status, "table": self.table}
+            | (
+                {"deletions": "refused", "deletions_reason": deletions.refused}
+                if deletions is not None and refused_deletions
+                else {}
+            )
+        )
         self._describe_asset_events(context, result, dry_run=dry_run)
-        self.log.info("push of %s: %s", self.table, result)
-        return result
+        self.log.info("push of %s: %s", self.table, result.to_xcom())
+        return result.to_xcom()
 
     def _publish_failed(self, failed_items: FailedItems, staged_path: Any, run_folder: str) -> None:
         """Write the items Sales Layer refused to ``failed/<table>.csv`` of the run folder the
@@ -209,11 +215,11 @@ class PushTableOperator(ConnectorStageOperator):
             )
 
     def _describe_asset_events(
-        self, context: Context, result: dict[str, Any], *, dry_run: bool
+        self, context: Context, result: TablePushResult, *, dry_run: bool
     ) -> None:
         """Put the counts on the table's asset event, so a DAG scheduled on the asset can tell
         a run that changed Sales Layer from a dry run or one that sent nothing."""
-        counts = {k: v for k, v in result.items() if isinstance(v, int)}
+        counts = result.counts()
         changed = counts.get("created", 0) + counts.get("updated", 0) + counts.get("deleted", 0)
         extra: dict[str, Any] = {
             "connector_id": self.connector_id,

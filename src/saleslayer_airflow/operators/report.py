@@ -12,6 +12,7 @@ from saleslayer_airflow.contracts import (
     SPLIT_TASK,
     FetchResult,
     SplitSummary,
+    TablePushResult,
     push_task_id,
 )
 from saleslayer_airflow.operators.base import ConnectorStageOperator
@@ -69,7 +70,7 @@ class ImportReportOperator(ConnectorStageOperator):
         fetched = FetchResult.from_xcom(fetched_xcom, task_id=FETCH_TASK)
         split = SplitSummary.from_xcom(split_xcom, task_id=SPLIT_TASK)
         dry_run = config.target.dry_run or bool(context["params"].get("dry_run"))
-        pushes = {table: ti.xcom_pull(task_ids=push_task_id(table)) for table in config.tables}
+        pushes = {table: self._pushed(ti, table) for table in config.tables}
         report = build_report(config.id, run_id, split, pushes, dry_run=dry_run)
         if not report.succeeded or dry_run or any(t.skipped or t.refused for t in report.tables):
             # The export was not (or not wholly) imported: let the next run take it again, so
@@ -90,6 +91,14 @@ class ImportReportOperator(ConnectorStageOperator):
             context["ti"].xcom_push(key="return_value", value=body)
             raise self._run_failed(failed)
         return body
+
+    @staticmethod
+    def _pushed(ti: Any, table: str) -> TablePushResult | None:
+        """The push result of ``table``; None when its task left none (it failed before
+        counting, or was skipped)."""
+        task_id = push_task_id(table)
+        value = ti.xcom_pull(task_ids=task_id)
+        return None if not value else TablePushResult.from_xcom(value, task_id=task_id)
 
     def _skip_reason(self, context: Context, history: Any) -> str:
         """Why the run imported nothing: the fetch's own words when it left them (XCom key

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from saleslayer_airflow.contracts import SplitSummary
+from saleslayer_airflow.contracts import SplitSummary, TablePushResult
 
 _PUSH_KEYS = ("created", "updated", "unchanged", "stale", "skipped", "failed")
 
@@ -192,7 +192,7 @@ def build_report(
     connector_id: str,
     run_id: str,
     split_summary: SplitSummary,
-    pushes: Mapping[str, Mapping[str, Any] | None],
+    pushes: Mapping[str, TablePushResult | None],
     *,
     dry_run: bool = False,
 ) -> RunReport:
@@ -212,12 +212,12 @@ def build_report(
             counts = dict.fromkeys(_PUSH_KEYS, 0) | {"failed": items}
             status = "not pushed" if items else "nothing to push"
         else:
-            counts = {key: int(push.get(key, 0)) for key in _PUSH_KEYS}
-            status = str(push.get("status", "pushed"))
-            if int(push.get("items", items)) != items:
+            counts = {key: int(getattr(push, key)) for key in _PUSH_KEYS}
+            status = push.status.value
+            if push.items != items:
                 raise UnbalancedReportError(
                     f"table {table!r}: the split stage passed on {items} items but the push "
-                    f"stage accounted for {push.get('items')}"
+                    f"stage accounted for {push.items}"
                 )
         report = TableReport(
             table=table,
@@ -226,18 +226,16 @@ def build_report(
             merged=merged,
             status=status,
             conflicts=split.conflicts,
-            deleted=None if push is None or push.get("deleted") is None else int(push["deleted"]),
-            error=None if push is None or not push.get("error") else str(push["error"]),
-            cleared=0 if push is None else int(push.get("cleared", 0)),
-            refused=0 if push is None else int(push.get("refused", 0)),
+            deleted=None if push is None else push.deleted,
+            error=None if push is None or not push.error else push.error,
+            cleared=0 if push is None else push.cleared,
+            refused=0 if push is None else push.refused,
             refusals=()
             if push is None
-            else tuple(
-                (str(r.get("reference")), str(r.get("reason"))) for r in push.get("refusals") or ()
-            ),
+            else tuple((str(r.get("reference")), str(r.get("reason"))) for r in push.refusals),
             deletions_refused=(
-                str(push.get("deletions_reason") or "the export was not read in full")
-                if push is not None and push.get("deletions") == "refused"
+                push.deletions_reason or "the export was not read in full"
+                if push is not None and push.deletions == "refused"
                 else None
             ),
             **counts,
