@@ -63,9 +63,8 @@ def delete_items(
     tenant: Tenant, storage: Storage, table: TableSpec, item_ids: Iterable[int]
 ) -> int:
     """Delete items, and the variants of deleted products; the number of items deleted."""
-    ids = set(item_ids)
-    for item_id in sorted(ids):
-        storage.delete(table.import_name, item_id)
+    ids = sorted(set(item_ids))
+    storage.delete_many(table.import_name, ids)
     deleted = len(ids)
     if table.kind != "product" or not ids:
         return deleted
@@ -75,17 +74,9 @@ def delete_items(
         for link in child_table.links:
             if link.target != table.import_name or not link.required:
                 continue
-            if len(ids) == 1:
-                children = storage.children(child_table.import_name, link.field, next(iter(ids)))
-            else:  # one pass over the variants instead of one per product
-                children = [
-                    child
-                    for child in storage.live_items(child_table.import_name)
-                    if ids & set(child.links.get(link.field, []))
-                ]
-            for child in children:
-                storage.delete(child_table.import_name, child.id)
-                deleted += 1
+            children = storage.children_ids(child_table.import_name, link.field, ids)
+            storage.delete_many(child_table.import_name, children)
+            deleted += len(children)
     return deleted
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import re
@@ -11,10 +12,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from saleslayer_airflow.emulator import importer
-from saleslayer_airflow.emulator.form import FormError, parse_import_form
+from saleslayer_airflow.emulator.form import FormError
+from saleslayer_airflow.emulator.form_fast import parse_import_form_fast
 from saleslayer_airflow.emulator.signing import ERROR_MESSAGES, SignatureError, check_signature
 from saleslayer_airflow.emulator.state import EmulatorState
 from saleslayer_airflow.emulator.storage import Job
+from saleslayer_airflow.emulator.tenant import ConnectorSpec
 
 TRACKING_PATH = "/status_tracking/"
 API_VERSION = "1.18"
@@ -69,8 +72,24 @@ class ConnectorApi:
             )
         except SignatureError as exc:
             return legacy_error(exc.code, exc.detail)
+        body = await request.body()
+        with importer.gc_paused():
+            return self._accept(request, query, version, now, connector, body)
+
+    def _accept(
+        self,
+        request: Request,
+        query: dict[str, str],
+        version: str,
+        now: float,
+        connector: ConnectorSpec,
+        body: bytes,
+    ) -> Response:
+        """Parse, check and accept (or deny) a signed call; apply it when it is applied at once."""
+        state = self.state
+        settings = state.settings.connector_api
         try:
-            form = parse_import_form(await request.body())
+            form = parse_import_form_fast(body)
         except FormError as exc:
             return legacy_error(1, str(exc), version=version)
         if settings.busy_while_job_running and state.storage.open_jobs(connector.code):
@@ -80,25 +99,30 @@ class ConnectorApi:
         ):
             return legacy_error(3, "this unique was already used; sign every call anew")
         response: dict[str, Any] = {"version": version, "time": int(now), "action": "update"}
-        try:
-            batch = importer.normalize(state.tenant, settings, form)
-            refused = importer.refused_items(batch, state.settings.refuse)
+        at_once = form.directly or state.settings.tracking.steps_to_end == 0
+        # A call applied at once is checked, recorded and applied in one transaction: the plan
+        # that answers it is the one applied (not made twice), and one commit writes it all.
+        with state.storage.transaction() if at_once else contextlib.nullcontext():
             try:
-                planned = importer.plan(state.tenant, state.storage, connector, batch)
+                batch = importer.normalize(state.tenant, settings, form)
+                refused = importer.refused_items(batch, state.settings.refuse)
+                try:
+                    planned = importer.plan(state.tenant, state.storage, connector, batch)
+                except importer.ImportRejected as exc:
+                    raise importer.ImportRejected(refused + exc.errors) from None
+                if refused:
+                    raise importer.ImportRejected(refused)
             except importer.ImportRejected as exc:
-                raise importer.ImportRejected(refused + exc.errors) from None
-            if refused:
-                raise importer.ImportRejected(refused)
-        except importer.ImportRejected as exc:
-            errors = exc.errors if settings.denials_name_items else _unnamed(exc.errors)
-            response["error"] = 0
-            response["input_response"] = {"result": 2, "errors": errors}
-            return self._answer(response, query)
-        tables = sorted(set(batch["upserts"]) | set(batch["deletes"]))
-        counts: dict[str, Any] = dict(planned.counts.as_response(tables))
-        job = state.jobs.submit(connector.code, batch, counts, fail=state.faults.next_job_fails())
-        if form.directly or state.settings.tracking.steps_to_end == 0:
-            state.jobs.finish(job)
+                errors = exc.errors if settings.denials_name_items else _unnamed(exc.errors)
+                response["error"] = 0
+                response["input_response"] = {"result": 2, "errors": errors}
+                return self._answer(response, query)
+            tables = sorted(set(batch["upserts"]) | set(batch["deletes"]))
+            counts: dict[str, Any] = dict(planned.counts.as_response(tables))
+            fail = state.faults.next_job_fails()
+            job = state.jobs.submit(
+                connector.code, batch, counts, fail=fail, at_once=at_once, planned=planned
+            )
             counts = job.counts
         response["error"] = 0
         response["input_response"] = {

@@ -36,9 +36,18 @@ class JobRunner:
         self._clock = clock
 
     def submit(
-        self, connector: str, batch: importer.Batch, counts: dict[str, object], *, fail: bool
+        self,
+        connector: str,
+        batch: importer.Batch,
+        counts: dict[str, object],
+        *,
+        fail: bool,
+        at_once: bool = False,
+        planned: importer.Plan | None = None,
     ) -> Job:
-        """Persist an accepted call as a job in ``prepare``."""
+        """Persist an accepted call as a job in ``prepare``; ``at_once``: apply it first (see
+        :meth:`finish` for ``planned``) and persist it ended, so its row, which holds the whole
+        call, is written once."""
         job = Job(
             id=uuid.uuid4().hex,
             connector=connector,
@@ -49,6 +58,8 @@ class JobRunner:
             counts=counts,
             will_fail=fail,
         )
+        if at_once:
+            self._end(job, planned)
         self._storage.add_job(job)
         return job
 
@@ -93,8 +104,13 @@ class JobRunner:
             self._storage.save_job(job)
         return job
 
-    def finish(self, job: Job) -> None:
-        """Apply the job's call (or fail it) and record the outcome."""
+    def finish(self, job: Job, planned: importer.Plan | None = None) -> None:
+        """Apply the job's call (or fail it) and record the outcome. ``planned``: the call's
+        plan, when the caller made it in the transaction this runs in (see importer.apply)."""
+        self._end(job, planned)
+        self._storage.save_job(job)
+
+    def _end(self, job: Job, planned: importer.Plan | None) -> None:
         connector = self._tenant.connector(job.connector)
         if job.will_fail:
             job.status, job.message = "error", FAILED_BY_FAULT
@@ -103,7 +119,10 @@ class JobRunner:
             job.message = f"connector {job.connector} is no longer in the tenant file"
         else:
             try:
-                counts = importer.apply(self._tenant, self._storage, connector, job.batch)
+                with importer.gc_paused():
+                    counts = importer.apply(
+                        self._tenant, self._storage, connector, job.batch, planned
+                    )
             except importer.ImportRejected as exc:
                 job.status, job.message = "error", f"The import failed: {exc}"
             else:
@@ -111,7 +130,6 @@ class JobRunner:
                 job.counts = dict(counts.as_response(tables))
                 job.status, job.message = "end", "Import finished"
         job.finished = self._clock()
-        self._storage.save_job(job)
 
     def tick(self) -> None:
         """Advance every open job (time-based progress); called by the background task."""
