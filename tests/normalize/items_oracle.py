@@ -241,9 +241,18 @@ def run_new(
     chunk_rows: int = 5_000,
     batch_records: int = 65_536,
     spill: bool = False,
+    partitions: int = 1,
+    range_span: int = 131_072,
 ) -> Outputs:
     work.mkdir(parents=True, exist_ok=True)
-    items = Items(plans, files, chunk_rows=chunk_rows, spill_dir=work / "spill" if spill else None)
+    items = Items(
+        plans,
+        files,
+        chunk_rows=chunk_rows,
+        spill_dir=work / "spill" if spill else None,
+        partitions=partitions,
+        range_span=range_span,
+    )
     for chunk in chunks_of(plans, records, batch_records):
         items.add(chunk)
     items.resolve()

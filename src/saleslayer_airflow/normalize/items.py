@@ -16,11 +16,19 @@ rejects that share (file, line, table), the only order the rejects CSV shows: ro
 duplicates / conflicts in the order of the row engine's chunked writes (a chunk of
 ``chunk_rows`` records of a file: its row rejects first, then what its contributions gave), then
 :meth:`Items.reject_duplicated`, then the parent check's passes.
+
+Memory is bounded by partitions: the chunks' aggregates (and the rows a chunk repeats) are filed
+by a hash of the reference into ``partitions`` parts, each part resolved on its own (a reference
+lives in one part, so merges, conflicts and duplicates see all of its rows); a part's items are
+then filed by ranges of ``_seq`` (the order of first appearance), so that the Parquet writer
+reads them back in order one range at a time. With a spill folder the parts are Arrow IPC files
+there, so memory holds one part (or one range) at a time, whatever the number of rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +50,12 @@ if TYPE_CHECKING:
 #: Columns of the stored rejects frame, in order.
 REJECT_FRAME = ("file", "line", "tbl", "ins", "ref", "col", "val", "reason", "code", "remember")
 _PHASE = 1 << 40  # insertion keys of the phases after the first start here
+#: rows a table buffers (aggregates and repeated rows, every part) before they are filed, and
+#: per part at least (a record batch per part and file: too small ones cost more than rows)
+_FLUSH_ROWS = 65_536
+_FLUSH_PART_ROWS = 2_048
+_OPEN_FILES = 256  # spill files kept open for reading
+_SEED = 0x5A1E5  # of the partitioning hash; any fixed value: parts only live one run
 
 
 def reject_schema() -> dict[str, Any]:
@@ -195,15 +209,18 @@ class TableItems:
     plan: TablePlan
     counts: TableCounts = field(default_factory=TableCounts)
     sources: list[str] = field(default_factory=list)
-    #: per chunk, its contributions aggregated by reference (:func:`_aggregate`)
-    aggs: list[pl.DataFrame] = field(default_factory=list)
-    #: the contributions as received: in memory, or spilled (Arrow IPC files) when the run has a
-    #: spill folder; read again only for the references that repeat and disagree
-    raw: list[pl.DataFrame] = field(default_factory=list)
-    spilled: list[Path] = field(default_factory=list)
-    #: after :meth:`Items.resolve`: ref, _file, _line, _seq, _nrows, then the plan's columns,
-    #: in order of first appearance; removed items are in ``removed``
-    items: pl.DataFrame | None = None
+    #: per part, the chunks' aggregates (:func:`_aggregate`) and the rows the chunks repeated
+    #: (read again only for the references that repeat and disagree) not yet filed
+    pending: dict[tuple[str, int], list[pl.DataFrame]] = field(default_factory=dict)
+    pending_rows: int = 0
+    #: per chunk with items, its largest ``_order`` and its aggregate rows: where the ``_seq``
+    #: ranges are cut (:meth:`Items._cut`), ``range_span`` items at most (give or take a chunk)
+    marks: list[tuple[int, int]] = field(default_factory=list)
+    #: the largest ``_seq`` of every range but the last (after :meth:`Items.resolve`)
+    bounds: list[int] = field(default_factory=list)
+    #: :meth:`Items.resolve` done: the items (ref, _file, _line, _seq, _nrows, _dup, then the
+    #: plan's columns) are filed by part and ``_seq`` range; removed items are in ``removed``
+    resolved: bool = False
     removed: set[str] = field(default_factory=set)
     #: ref -> (file, line, nrows) of the items rejected by later phases, looked up lazily
     _held: dict[str, tuple[int, int, int]] | None = None
@@ -222,11 +239,15 @@ class Items:
         *,
         chunk_rows: int = 5_000,
         spill_dir: Path | None = None,
+        partitions: int = 1,
+        range_span: int = 65_536,
     ) -> None:
         self.files = list(files)
         self.chunk_rows = chunk_rows
         self.spill_dir = spill_dir
-        self._spills = 0
+        self.partitions = max(1, partitions)
+        self.range_span = max(1, range_span)
+        self._frames = _Frames(spill_dir)
         self.tables = [TableItems(plan, sources=_sources(plan)) for plan in plans]
         self._row_rejects: list[pl.DataFrame] = []
         self._first_rejects: list[pl.DataFrame] = []
@@ -245,19 +266,12 @@ class Items:
         table.counts.rejected += chunk.rejects.height
         if chunk.items.height:
             agg = _aggregate(table.plan, chunk.items)
-            table.aggs.append(agg)
+            table.marks.append((int(chunk.items["_order"].max()), agg.height))  # type: ignore[arg-type]
+            self._hold(chunk.table, "a", agg)
             if agg.height < chunk.items.height:
                 # A reference once in the chunk is its aggregate row; only the rows of the
                 # references the chunk repeats are kept, for a conflict or a duplicate.
-                repeated = chunk.items.filter(pl.col("ref").is_duplicated())
-                if self.spill_dir is None:
-                    table.raw.append(repeated)
-                else:
-                    self.spill_dir.mkdir(parents=True, exist_ok=True)
-                    self._spills += 1
-                    path = self.spill_dir / f"items_{chunk.table}_{self._spills}.arrow"
-                    repeated.write_ipc(path, compression="lz4")
-                    table.spilled.append(path)
+                self._hold(chunk.table, "r", chunk.items.filter(pl.col("ref").is_duplicated()))
         if chunk.rejects.height:
             self._row_rejects.append(
                 chunk.rejects.select(
@@ -275,6 +289,40 @@ class Items:
                     pl.lit(True).alias("remember"),
                 )
             )
+
+    def _parts(self, frame: pl.DataFrame) -> dict[int, pl.DataFrame]:
+        """``frame``'s rows by part (a hash of the reference), each in ``frame``'s order."""
+        import polars as pl
+
+        if self.partitions == 1:
+            return {0: frame}
+        parts = frame.with_columns(
+            (pl.col("ref").hash(_SEED) % self.partitions).cast(pl.Int32).alias("_p")
+        ).partition_by("_p", as_dict=True, include_key=False, maintain_order=True)
+        return {int(key[0]): part for key, part in parts.items()}
+
+    def _hold(self, tbl: int, kind: str, frame: pl.DataFrame) -> None:
+        """Buffer a chunk's aggregates (``a``) or repeated rows (``r``) by part; file them
+        when the table holds enough."""
+        table = self.tables[tbl]
+        for part, piece in self._parts(frame).items():
+            table.pending.setdefault((kind, part), []).append(piece)
+        table.pending_rows += frame.height
+        if table.pending_rows >= max(_FLUSH_ROWS, _FLUSH_PART_ROWS * self.partitions):
+            self._flush(tbl)
+
+    def _flush(self, tbl: int) -> None:
+        import polars as pl
+
+        table = self.tables[tbl]
+        for kind in ("a", "r"):  # one file per kind (one schema), a record batch per part
+            self._frames.put(
+                (f"{kind}{tbl}.{part}", pl.concat(pieces, how="vertical"))
+                for (of, part), pieces in table.pending.items()
+                if of == kind
+            )
+        table.pending = {}
+        table.pending_rows = 0
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -299,17 +347,111 @@ class Items:
         import polars as pl
 
         for tbl, table in enumerate(self.tables):
+            self._flush(tbl)
+            self._cut(tbl)
             plan = table.plan
             values = [c.name for c in plan.columns]
-            if table.aggs:
-                aggs = pl.concat(table.aggs, how="vertical")
-            else:
-                aggs = _aggregate(plan, pl.DataFrame(schema=items_schema(plan)))
-            table.aggs = []
-            if plan.policy is DuplicatePolicy.MERGE:
-                self._resolve_merge(tbl, table, aggs, values)
-            else:
-                self._resolve_first(tbl, table, aggs, values)
+            for part in range(self.partitions):
+                found = self._frames.pop(f"a{tbl}.{part}")
+                if found:
+                    aggs = pl.concat(found, how="vertical", rechunk=False)
+                    del found
+                else:
+                    aggs = _aggregate(plan, pl.DataFrame(schema=items_schema(plan)))
+                if plan.policy is DuplicatePolicy.MERGE:
+                    items = self._resolve_merge(tbl, table, aggs, values, part)
+                else:
+                    items = self._resolve_first(tbl, table, aggs, values, part)
+                self._frames.drop(f"r{tbl}.{part}")
+                del aggs
+                self._file_items(tbl, part, items)
+            table.resolved = True
+
+    def _file_items(self, tbl: int, part: int, items: pl.DataFrame) -> None:
+        """File a part's items (in ``_seq`` order) by ``_seq`` range: range ``r`` of every
+        part holds the items whose first row is in the r-th slice of the table's orders."""
+        import polars as pl
+
+        table = self.tables[tbl]
+        if not table.bounds or items.height == 0:
+            self._frames.put([(f"i{tbl}.{part}.0", items)])
+            return
+        bounds = pl.Series(table.bounds, dtype=pl.Int64)
+        keyed = items.with_columns(
+            bounds.search_sorted(items["_seq"], side="left").cast(pl.Int32).alias("_r")
+        )
+        pieces = keyed.partition_by("_r", as_dict=True, include_key=False, maintain_order=True)
+        self._frames.put((f"i{tbl}.{part}.{int(key[0])}", piece) for key, piece in pieces.items())
+
+    def _cut(self, tbl: int) -> None:
+        """Cut the table's ``_seq`` ranges after the chunk that brings a range to
+        ``range_span`` items (counted from the chunks' aggregates: at least the items)."""
+        table = self.tables[tbl]
+        table.bounds = []
+        rows = 0
+        for high, count in table.marks[:-1]:
+            rows += count
+            if rows >= self.range_span:
+                table.bounds.append(high)
+                rows = 0
+
+    def _ranges(self, tbl: int) -> int:
+        """How many ``_seq`` ranges the table's items are filed by."""
+        return len(self.tables[tbl].bounds) + 1
+
+    def item_parts(self, tbl: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+        """The table's items (removed ones included), one part at a time, each in ``_seq``
+        order."""
+        import polars as pl
+
+        assert self.tables[tbl].resolved, "resolve() first"
+        for part in range(self.partitions):
+            found = [
+                frame
+                for r in range(self._ranges(tbl))
+                for frame in self._frames.get(f"i{tbl}.{part}.{r}", columns)
+            ]
+            if found:
+                yield pl.concat(found, how="vertical")
+
+    def item_ranges(self, tbl: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+        """The table's kept items, one ``_seq`` range at a time: all of them in order."""
+        import polars as pl
+
+        assert self.tables[tbl].resolved, "resolve() first"
+        wanted = None if columns is None else list(dict.fromkeys(["ref", "_seq", *columns]))
+        for r in range(self._ranges(tbl)):
+            found = [
+                frame
+                for part in range(self.partitions)
+                for frame in self._frames.get(f"i{tbl}.{part}.{r}", wanted)
+            ]
+            if not found:
+                continue
+            # Not rechunked: the sort gathers the pieces into one frame, the only copy.
+            frame = pl.concat(found, how="vertical", rechunk=False)
+            del found
+            if frame.n_chunks() > 1:
+                frame = frame.sort("_seq")
+            frame = self._kept(tbl, frame)
+            yield frame if columns is None else frame.select(columns)
+
+    def _kept(self, tbl: int, frame: pl.DataFrame) -> pl.DataFrame:
+        import polars as pl
+
+        removed = self.tables[tbl].removed
+        if not removed:
+            return frame
+        return frame.filter(
+            ~pl.col("ref").is_in(pl.Series(list(removed), dtype=pl.String).implode())
+        )
+
+    def alive_parts(self, tbl: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
+        """The table's kept items, one part at a time, each in ``_seq`` order."""
+        wanted = None if columns is None else list(dict.fromkeys(["ref", *columns]))
+        for frame in self.item_parts(tbl, wanted):
+            kept = self._kept(tbl, frame)
+            yield kept if columns is None else kept.select(columns)
 
     def _phase0(self, tbl: int, frame: pl.DataFrame) -> None:
         """Rejects a chunk's contributions gave (duplicates, conflicts): ``frame`` has _file,
@@ -336,8 +478,8 @@ class Items:
         )
 
     def _resolve_first(
-        self, tbl: int, table: TableItems, aggs: pl.DataFrame, values: list[str]
-    ) -> None:
+        self, tbl: int, table: TableItems, aggs: pl.DataFrame, values: list[str], part: int
+    ) -> pl.DataFrame:
         import polars as pl
 
         plan = table.plan
@@ -345,7 +487,7 @@ class Items:
         repeated = level.filter(pl.col("_nrows") > 1)
         if repeated.height:
             later = (
-                self.raw_rows(tbl, repeated["ref"], aggs)
+                self.raw_rows(tbl, repeated["ref"], aggs, part)
                 .join(
                     repeated.select(
                         "ref",
@@ -386,7 +528,7 @@ class Items:
                     pl.lit("duplicate").alias("code"),
                 ),
             )
-        table.items = level.select(
+        return level.select(
             "ref",
             "_file",
             "_line",
@@ -397,8 +539,8 @@ class Items:
         )
 
     def _resolve_merge(
-        self, tbl: int, table: TableItems, aggs: pl.DataFrame, values: list[str]
-    ) -> None:
+        self, tbl: int, table: TableItems, aggs: pl.DataFrame, values: list[str], part: int
+    ) -> pl.DataFrame:
         import polars as pl
 
         level = _combine(aggs, [pl.col(v).drop_nulls().first() for v in values])
@@ -407,7 +549,8 @@ class Items:
             # value of a column differs from the reference's.
             cross = _disagreeing(aggs, level, values)
             level = level.with_columns(pl.col("_bad") | pl.col("ref").is_in(cross.implode()))
-        good = level.filter(~pl.col("_bad")).drop("_bad")
+        bad = level.filter(pl.col("_bad"))["ref"]
+        good = (level.filter(~pl.col("_bad")) if bad.len() else level).drop("_bad")
         counts = table.counts
         counts.merged += int(good["_nrows"].sum() or 0) - good.height
         items = good.select(
@@ -419,20 +562,18 @@ class Items:
             pl.lit(0, dtype=pl.Int64).alias("_dup"),
             *values,
         )
-        bad = level.filter(pl.col("_bad"))["ref"]
         if bad.len() == 0:
-            table.items = items
-            return
-        merged_items, conflicts = self._merge_slow(table, self.raw_rows(tbl, bad, aggs))
+            return items
+        merged_items, conflicts = self._merge_slow(table, self.raw_rows(tbl, bad, aggs, part))
         counts.merged += int(merged_items["_nrows"].sum()) - merged_items.height
         counts.conflicts += conflicts.height
         counts.rejected += conflicts.height
         self._phase0(tbl, conflicts)
-        table.items = pl.concat([items, merged_items], how="vertical").sort("_seq")
+        return pl.concat([items, merged_items], how="vertical").sort("_seq")
 
-    def raw_rows(self, tbl: int, refs: pl.Series, aggs: pl.DataFrame) -> pl.DataFrame:
-        """Every contribution of the references ``refs``, in order: the rows a chunk repeated
-        (kept in memory or spilled) and the chunks' single rows (their aggregate rows)."""
+    def raw_rows(self, tbl: int, refs: pl.Series, aggs: pl.DataFrame, part: int) -> pl.DataFrame:
+        """Every contribution of the references ``refs`` (all of part ``part``), in order: the
+        rows a chunk repeated and the chunks' single rows (their aggregate rows, ``aggs``)."""
         import polars as pl
 
         table = self.tables[tbl]
@@ -443,12 +584,11 @@ class Items:
             single.select(
                 "ref", "_file", "_line", "_record", pl.col("_seq").alias("_order"), *values
             ),
-            *(frame.filter(pl.col("ref").is_in(wanted)) for frame in table.raw),
+            *(
+                frame.filter(pl.col("ref").is_in(wanted))
+                for frame in self._frames.get(f"r{tbl}.{part}")
+            ),
         ]
-        if table.spilled:
-            parts.append(pl.scan_ipc(table.spilled).filter(pl.col("ref").is_in(wanted)).collect())
-        if not parts:
-            return pl.DataFrame(schema=items_schema(table.plan))
         return pl.concat(parts, how="vertical").sort("_order", maintain_order=True)
 
     def _merge_slow(
@@ -536,9 +676,15 @@ class Items:
         import polars as pl
 
         for tbl, table in enumerate(self.tables):
-            if table.plan.policy is not DuplicatePolicy.REJECT or table.items is None:
+            if table.plan.policy is not DuplicatePolicy.REJECT or not table.resolved:
                 continue
-            dup = table.items.filter(pl.col("_dup") > 0).select("ref", "_dup")
+            found = [
+                part.filter(pl.col("_dup") > 0)
+                for part in self.item_parts(tbl, ["ref", "_seq", "_dup"])
+            ]
+            if not found:
+                continue
+            dup = pl.concat(found, how="vertical").sort("_seq").select("ref", "_dup")
             self.prefetch(tbl, dup["ref"].to_list())
             for ref, count in dup.iter_rows():
                 self.reject_item(
@@ -558,34 +704,34 @@ class Items:
         import polars as pl
 
         table = self.tables[tbl]
-        if table.items is None or not refs:
+        if not table.resolved or not refs:
             return
         if table._held is None:
             table._held = {}
         wanted = pl.Series(list(refs), dtype=pl.String).implode()
-        rows = table.items.filter(pl.col("ref").is_in(wanted)).select(
-            "ref", "_file", "_line", "_nrows"
-        )
-        for ref, file, line, nrows in rows.iter_rows():
-            table._held[ref] = (int(file), int(line), int(nrows))
+        for part in self.item_parts(tbl, ["ref", "_file", "_line", "_nrows"]):
+            rows = part.filter(pl.col("ref").is_in(wanted))
+            for ref, file, line, nrows in rows.iter_rows():
+                table._held[ref] = (int(file), int(line), int(nrows))
 
     def held(self, tbl: int, ref: str) -> tuple[int, int, int] | None:
         """(file, line, nrows) of a kept item, None when it is not (or no longer) an item."""
         import polars as pl
 
         table = self.tables[tbl]
-        if ref in table.removed or table.items is None:
+        if ref in table.removed or not table.resolved:
             return None
         if table._held is None:
             table._held = {}
         found = table._held.get(ref)
         if found is None:
-            rows = table.items.filter(pl.col("ref") == ref).select("_file", "_line", "_nrows")
-            if rows.height == 0:
-                return None
-            file, line, nrows = rows.row(0)
-            found = (int(file), int(line), int(nrows))
-            table._held[ref] = found
+            for part in self.item_parts(tbl, ["ref", "_file", "_line", "_nrows"]):
+                rows = part.filter(pl.col("ref") == ref)
+                if rows.height:
+                    _, file, line, nrows = rows.row(0)
+                    found = (int(file), int(line), int(nrows))
+                    table._held[ref] = found
+                    break
         return found
 
     def reject_item(self, tbl: int, ref: str, col: str, val: str, reason: str, code: str) -> None:
@@ -627,20 +773,22 @@ class Items:
 
     # -- results -------------------------------------------------------------------------------
 
-    def alive(self, tbl: int) -> pl.DataFrame:
-        """The table's kept items, in order of first appearance."""
+    def alive(self, tbl: int, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """The table's kept items, in order of first appearance, all at once: for small tables
+        (categories) and tests; the stage reads :meth:`item_ranges` or :meth:`alive_parts`."""
         import polars as pl
 
-        table = self.tables[tbl]
-        assert table.items is not None, "resolve() first"
-        if not table.removed:
-            return table.items
-        return table.items.filter(~pl.col("ref").is_in(pl.Series(list(table.removed)).implode()))
+        found = list(self.item_ranges(tbl, columns))
+        if not found:
+            table = self.tables[tbl]
+            empty = pl.DataFrame(schema=_item_schema(table.plan))
+            return empty if columns is None else empty.select(columns)
+        return pl.concat(found, how="vertical")
 
     def finish_counts(self) -> None:
         """rows_out of every table: its kept items."""
         for tbl, table in enumerate(self.tables):
-            table.counts.rows_out = self.alive(tbl).height
+            table.counts.rows_out = sum(p.height for p in self.alive_parts(tbl, ["ref"]))
 
     def rejects(self) -> pl.DataFrame:
         """Every reject (:data:`REJECT_FRAME`), texts storable, in insertion order."""
@@ -673,9 +821,141 @@ class Items:
         return self._rejects
 
     def close(self) -> None:
-        """Delete the spilled contributions."""
+        """Delete the spilled frames."""
+        self._frames.close()
         for table in self.tables:
-            for path in table.spilled:
-                path.unlink(missing_ok=True)
-            table.spilled = []
-            table.raw = []
+            table.pending = {}
+
+
+def _item_schema(plan: TablePlan) -> dict[str, Any]:
+    """Column -> polars dtype of a table's items frame."""
+    import polars as pl
+
+    schema = items_schema(plan)
+    return {
+        "ref": pl.String,
+        "_file": pl.Int32,
+        "_line": pl.Int64,
+        "_seq": pl.Int64,
+        "_nrows": pl.Int64,
+        "_dup": pl.Int64,
+        **{c.name: schema[c.name] for c in plan.columns},
+    }
+
+
+class _Frames:
+    """Frames filed under keys: in memory, or in Arrow IPC files of a spill folder, one file per
+    :meth:`put` and a record batch (or a few) per key in it, read back by key alone (random
+    access to the batches: a part's frames are read without reading the other parts')."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self._memory: dict[str, list[pl.DataFrame]] = {}
+        #: key -> (file, its record batches) of every frame filed under the key
+        self._stored: dict[str, list[tuple[Path, list[int]]]] = {}
+        #: file -> keys it still holds (deleted at 0)
+        self._live: dict[Path, int] = {}
+        self._written = 0
+        #: open files and their readers, the least recently used first (read, not mapped: the
+        #: pages read are not kept resident)
+        self._open: OrderedDict[Path, tuple[Any, Any]] = OrderedDict()
+
+    def put(self, frames: Iterable[tuple[str, pl.DataFrame]]) -> None:
+        """File the frames (all of one schema; taken one at a time) under their keys."""
+        import pyarrow as pa
+
+        if self.folder is None:
+            for key, frame in frames:
+                if frame.height:
+                    self._memory.setdefault(key, []).append(frame)
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._written += 1
+        path = self.folder / f"frames_{self._written}.arrow"
+        keys = 0
+        # lz4: cheaper than writing the uncompressed bytes (measured), and fast to read back.
+        options = pa.ipc.IpcWriteOptions(compression="lz4")
+        index = 0
+        writer = None
+        with pa.OSFile(str(path), "wb") as sink:
+            for key, frame in frames:
+                if frame.height == 0:
+                    continue
+                keys += 1
+                # Plain (large) strings: a piece's string views would share, and write, the
+                # buffers of every piece.
+                table = frame.to_arrow()
+                if writer is None:
+                    writer = pa.ipc.new_file(sink, table.schema, options=options)
+                batches = table.to_batches()
+                for batch in batches:
+                    writer.write_batch(batch)
+                self._stored.setdefault(key, []).append(
+                    (path, list(range(index, index + len(batches))))
+                )
+                index += len(batches)
+            if writer is not None:
+                writer.close()
+        if keys:
+            self._live[path] = keys
+        else:
+            path.unlink(missing_ok=True)
+
+    def get(self, key: str, columns: Sequence[str] | None = None) -> list[pl.DataFrame]:
+        import polars as pl
+        import pyarrow as pa
+
+        if self.folder is None:
+            frames = self._memory.get(key, [])
+            return frames if columns is None else [f.select(columns) for f in frames]
+        found = []
+        for path, batches in self._stored.get(key, []):
+            reader = self._reader(path)
+            table = pa.Table.from_batches([reader.get_batch(i) for i in batches])
+            if columns is not None:
+                table = table.select(list(columns))
+            frame = pl.from_arrow(table, rechunk=False)
+            assert isinstance(frame, pl.DataFrame)
+            found.append(frame)
+        return found
+
+    def _reader(self, path: Path) -> Any:
+        import pyarrow as pa
+
+        found = self._open.get(path)
+        if found is not None:
+            self._open.move_to_end(path)
+            return found[1]
+        if len(self._open) >= _OPEN_FILES:
+            _, (source, _) = self._open.popitem(last=False)
+            source.close()
+        source = pa.OSFile(str(path), "rb")
+        reader = pa.ipc.open_file(source)
+        self._open[path] = (source, reader)
+        return reader
+
+    def _forget(self, path: Path) -> None:
+        found = self._open.pop(path, None)
+        if found is not None:
+            found[0].close()
+        path.unlink(missing_ok=True)
+
+    def pop(self, key: str) -> list[pl.DataFrame]:
+        found = self.get(key)
+        self.drop(key)
+        return found
+
+    def drop(self, key: str) -> None:
+        self._memory.pop(key, None)
+        for path, _ in self._stored.pop(key, []):
+            self._live[path] -= 1
+            if self._live[path] == 0:
+                del self._live[path]
+                self._forget(path)
+
+    def close(self) -> None:
+        self._memory = {}
+        for path in self._live:
+            self._forget(path)
+        self._stored = {}
+        self._live = {}

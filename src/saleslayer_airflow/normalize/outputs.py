@@ -49,23 +49,48 @@ def write_table(items: Items, tbl: int, path: Path) -> int:
     plan = items.tables[tbl].plan
     schema = table_schema(plan)
     names = dict(enumerate(items.files))
-    frame = items.alive(tbl).select(
-        pl.col("ref").alias("reference"),
-        pl.col("_file").replace_strict(names, return_dtype=pl.String).alias("_source_file"),
-        pl.col("_line"),
-        *(pl.col(c.name) for c in plan.columns),
-    )
+    columns = [c.name for c in plan.columns]
+
+    def write(frame: pl.DataFrame) -> None:
+        part = frame.to_arrow()
+        arrays = [
+            part.column(i).combine_chunks().cast(schema.field(i).type) for i in range(len(schema))
+        ]
+        writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+
+    written = 0
+    # The items come one _seq range at a time; the row groups stay the row engine's (every
+    # _BATCH items from the first), whatever the ranges' sizes.
+    carry = None
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
-        for start in range(0, frame.height, _BATCH):
-            part = frame.slice(start, _BATCH).to_arrow()
-            arrays = [
-                part.column(i).combine_chunks().cast(schema.field(i).type)
-                for i in range(len(schema))
-            ]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
-        if frame.height == 0:
+        for found in items.item_ranges(tbl, ["ref", "_file", "_line", *columns]):
+            frame = found.select(
+                pl.col("ref").alias("reference"),
+                pl.col("_file").replace_strict(names, return_dtype=pl.String).alias("_source_file"),
+                pl.col("_line"),
+                *(pl.col(c) for c in columns),
+            )
+            if carry is not None:
+                # Complete the previous range's last row group (slices: no copy of the range).
+                need = _BATCH - carry.height
+                carry = pl.concat([carry, frame.slice(0, need)], how="vertical")
+                frame = frame.slice(need)
+                if carry.height < _BATCH:
+                    continue
+                write(carry)
+                written += carry.height
+                carry = None
+            whole = frame.height - frame.height % _BATCH
+            for start in range(0, whole, _BATCH):
+                write(frame.slice(start, _BATCH))
+            carry = frame.slice(whole) if whole < frame.height else None
+            written += whole
+        if carry is not None:
+            write(carry)
+            written += carry.height
+        if written == 0:
             writer.write_table(schema.empty_table())
-    return frame.height
+    return written
 
 
 def sorted_rejects(items: Items) -> pl.DataFrame:

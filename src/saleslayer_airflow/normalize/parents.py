@@ -10,7 +10,7 @@ look-alike, never imported) and the same category cycles, rejected in the same o
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from saleslayer_airflow.config.tables import TableKind
 from saleslayer_airflow.mapping.plan import PARENT_REF, LinkPlan
@@ -19,6 +19,7 @@ from saleslayer_airflow.normalize.items import Items
 from saleslayer_airflow.normalize.results import KnownRefs, no_known_refs
 
 if TYPE_CHECKING:
+    import numpy as np
     import polars as pl
 
 __all__ = ["KnownRefs", "ParentCheck", "no_known_refs"]
@@ -32,6 +33,7 @@ _ORDER = [
 ]
 _CYCLE_SHOWN = 8
 _ASK_BATCH = 1000
+_SEED = 0x9A7E5  # of the reference hashes compared; any fixed value
 
 
 class ParentCheck:
@@ -45,8 +47,6 @@ class ParentCheck:
         #: refs known from earlier imports: per target table index, or per external name
         self._known_in: dict[int, set[str]] = {}
         self._known_ext: dict[str, set[str]] = {}
-        #: per table: look-alike key of every item (computed once, when first needed)
-        self._folded: dict[int, pl.DataFrame] = {}
 
     def run(self) -> None:
         """Reject unresolved links and cycles until the tables are consistent."""
@@ -64,34 +64,62 @@ class ParentCheck:
                 if plan.kind is TableKind.CATEGORIES and self._cycles(tbl):
                     changed = True
 
-    def _targets(self, tbl: int, column: str, is_list: bool) -> pl.DataFrame:
-        """(ref, target) of the table's kept items, in item order then list order."""
+    def _present(self, target_tbl: int) -> np.ndarray[Any, Any]:
+        """Hashes of the target table's kept references, sorted (8 bytes an item: the only
+        per-item memory of the check; searched, not put in a hash set)."""
+        import numpy as np
         import polars as pl
 
-        frame = self.items.alive(tbl).select("ref", pl.col(column).alias("target"))
-        if is_list:
-            frame = frame.explode("target")
-        return frame.filter(pl.col("target").is_not_null())
+        found = [
+            part.select(pl.col("ref").hash(_SEED)).to_series().to_numpy()
+            for part in self.items.alive_parts(target_tbl, ["ref"])
+        ]
+        if not found:
+            return np.empty(0, dtype=np.uint64)
+        return np.sort(np.concatenate(found))
+
+    def _candidates(self, tbl: int, column: str, link: LinkPlan, known: set[str]) -> pl.DataFrame:
+        """(ref, target) of the table's kept items whose target is not a kept item of the
+        target table nor known, in item order then list order. The table is read one part at a
+        time; the target table's references are compared by hash, then the few targets left are
+        the missing ones (a hash can only fail to match a missing target's if the reference is
+        missing; a missing target colliding with a present one has odds of about 1 in 2^64 per
+        target and table item)."""
+        import numpy as np
+        import polars as pl
+
+        present = None
+        if link.target_in_import:
+            present = self._present(self._keys[link.target])
+        known_refs = pl.Series(list(known), dtype=pl.String).implode() if known else None
+        found = []
+        for part in self.items.alive_parts(tbl, ["ref", "_seq", column]):
+            frame = part.select("ref", "_seq", pl.col(column).alias("target"))
+            if link.is_list:
+                frame = frame.explode("target")
+            frame = frame.with_row_index("_pos").filter(pl.col("target").is_not_null())
+            if present is not None and present.size and frame.height:
+                hashes = frame.select(pl.col("target").hash(_SEED)).to_series().to_numpy()
+                at = np.minimum(np.searchsorted(present, hashes), present.size - 1)
+                frame = frame.filter(pl.Series(present[at] != hashes))
+            if known_refs is not None:
+                frame = frame.filter(~pl.col("target").is_in(known_refs))
+            if frame.height:
+                found.append(frame)
+        if not found:
+            return pl.DataFrame(schema={"ref": pl.String, "target": pl.String})
+        return pl.concat(found, how="vertical").sort("_seq", "_pos").select("ref", "target")
 
     def _resolve(self, tbl: int, index: int, link: LinkPlan) -> bool:
         import polars as pl
 
         column = self.items.tables[tbl].plan.columns[index].name
-        targets = self._targets(tbl, column, link.is_list)
-        if targets.height == 0:
-            return False
         if link.target_in_import:
             target_tbl = self._keys[link.target]
             known = self._known_in.setdefault(target_tbl, set())
-            present = self.items.alive(target_tbl)["ref"]
         else:
             known = self._known_ext.setdefault(link.target, set())
-            present = pl.Series("ref", [], dtype=pl.String)
-        candidates = targets.filter(~pl.col("target").is_in(present.implode()))
-        if known:
-            candidates = candidates.filter(
-                ~pl.col("target").is_in(pl.Series(list(known), dtype=pl.String).implode())
-            )
+        candidates = self._candidates(tbl, column, link, known)
         if candidates.height == 0:
             return False
         missing = candidates["target"].unique(maintain_order=True).to_list()
@@ -135,13 +163,17 @@ class ParentCheck:
         keyed = [t for t in targets if not self.items.is_gone(target_tbl, t)]
         if not keyed:
             return {}
-        folded = self._folded.get(target_tbl)
-        if folded is None:
-            folded = _fold(self.items.tables[target_tbl].items)
-            self._folded[target_tbl] = folded
         keys = pl.Series("key", sorted({look_alike_key(t) for t in keyed}), dtype=pl.String)
+        wanted = keys.implode()
+        # Every item of the target table (removed ones too), one part at a time.
+        folded = [
+            _fold(part).filter(pl.col("key").is_in(wanted))
+            for part in self.items.item_parts(target_tbl, ["ref"])
+        ]
+        if not folded:
+            return {}
         found = (
-            folded.filter(pl.col("key").is_in(keys.implode()))
+            pl.concat(folded, how="vertical")
             .sort(["key", "ref"])
             .group_by("key", maintain_order=True)
             .agg("ref")
@@ -186,11 +218,8 @@ class ParentCheck:
         if PARENT_REF not in names:
             return False  # a flat category list (no parent, no path): no tree, no cycle
         index = names.index(PARENT_REF)
-        frame = (
-            self.items.alive(tbl)
-            .select("ref", pl.col(PARENT_REF))
-            .filter(pl.col(PARENT_REF).is_not_null())
-        )
+        # The whole tree at once: categories are few (one per path or reference).
+        frame = self.items.alive(tbl, ["ref", PARENT_REF]).filter(pl.col(PARENT_REF).is_not_null())
         parent: dict[str, str] = dict(
             zip(frame["ref"].to_list(), frame[PARENT_REF].to_list(), strict=True)
         )
@@ -224,13 +253,11 @@ class ParentCheck:
         return bool(cycles)
 
 
-def _fold(items: pl.DataFrame | None) -> pl.DataFrame:
+def _fold(items: pl.DataFrame) -> pl.DataFrame:
     """(key, ref) for every item: :func:`look_alike_key`, vectorised for ASCII references (NFKC
     leaves ASCII alone and casefolds it to lower case), Python for the others."""
     import polars as pl
 
-    if items is None:
-        return pl.DataFrame(schema={"key": pl.String, "ref": pl.String})
     refs = items.select("ref")
     ascii_ = pl.col("ref").str.contains(r"^[\x00-\x7f]*$")
     plain = refs.filter(ascii_).select(pl.col("ref").str.to_lowercase().alias("key"), "ref")
