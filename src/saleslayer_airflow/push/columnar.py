@@ -306,22 +306,29 @@ def spans(
                 end = start + batch.num_rows
                 mask = send_mask[start:end]
                 positions = np.flatnonzero(mask)
-                rows = batch.filter(pa.array(mask)).to_pylist() if len(positions) else []
-                items = [OutgoingItem(str(row["reference"]), layout.fields(row)) for row in rows]
+                items: list[OutgoingItem] = []
+                if len(positions):
+                    if len(positions) < batch.num_rows:
+                        batch = batch.filter(pa.array(mask))
+                    # Read a column at a time (StagedLayout.batch_fields), not a dict per row.
+                    references = batch.column(0).to_pylist()
+                    fields = layout.batch_fields(batch)
+                    items = [
+                        OutgoingItem(str(reference), item_fields)
+                        for reference, item_fields in zip(references, fields, strict=True)
+                    ]
                 previous = _previous_states(items, positions + start, decided, store, options)
                 codes = decided.codes[start:end]
-                digests = decided.digests.gather(positions + start).to_list()
+                digests = decided.digests.gather(positions + start).bin.encode("hex").to_list()
+                # Plain Python ints: indexing numpy arrays per item costs more than the rest.
+                sent_codes = codes[positions].tolist()
                 yield Span(
                     codes,
                     [
-                        (
-                            int(position),
-                            item,
-                            SENT[int(codes[position])],
-                            digest.hex(),
-                            previous.get(item.reference),
+                        (position, item, SENT[code], digest, previous.get(item.reference))
+                        for position, item, code, digest in zip(
+                            positions.tolist(), items, sent_codes, digests, strict=True
                         )
-                        for position, item, digest in zip(positions, items, digests, strict=True)
                     ],
                 )
                 start = end

@@ -369,10 +369,16 @@ class _TablePush:
             self.counts.failed += int(unsent.sum())
             return
         unchanged, stale = codes == UNCHANGED, codes == STALE
+        batch_size, dry_run, update = self.options.batch_size, self.options.dry_run, Decision.UPDATE
         for position, item, decision, digest, previous in sends:
-            cleared = _cleared(item, decision, previous)
-            self._queue(SentItem(item, decision, digest, cleared), previous)
-            if len(self.pending) >= self.options.batch_size:
+            # A new item clears nothing (see _cleared): no call for the first import's items.
+            cleared = _cleared(item, decision, previous) if decision is update else 0
+            sent = SentItem(item, decision, digest, cleared)
+            if dry_run:
+                self._queue(sent, previous)
+            else:
+                self.pending.append(sent)
+            if len(self.pending) >= batch_size:
                 self.flush()
             if self.error is not None:
                 self.counts.unchanged += int(unchanged[:position].sum())
@@ -447,14 +453,22 @@ class _TablePush:
             if not batch:
                 return
         kept = _recorded(batch, result)
-        applied = [
-            AppliedItem(s.item.reference, s.digest, self.export_date, sl_id, content=s.item.fields)
-            for s, sl_id in zip(batch, result.ids, strict=True)
-            if s.item.reference in kept
-        ]
-        recorded_creates = sum(
-            1 for s in batch if s.decision is Decision.CREATE and s.item.reference in kept
-        )
+        export_date = self.export_date
+        if len(kept) == len(batch):  # the usual case: no per-item membership test
+            applied = [
+                AppliedItem(s.item.reference, s.digest, export_date, sl_id, False, s.item.fields)
+                for s, sl_id in zip(batch, result.ids, strict=True)
+            ]
+            recorded_creates = creates
+        else:
+            applied = [
+                AppliedItem(s.item.reference, s.digest, export_date, sl_id, False, s.item.fields)
+                for s, sl_id in zip(batch, result.ids, strict=True)
+                if s.item.reference in kept
+            ]
+            recorded_creates = sum(
+                1 for s in batch if s.decision is Decision.CREATE and s.item.reference in kept
+            )
         self.store.ack_batch(
             opts.connector_id,
             opts.run_id,
@@ -464,7 +478,10 @@ class _TablePush:
             created=recorded_creates,
             updated=len(applied) - recorded_creates,
         )
-        self.counts.cleared += sum(s.cleared for s in batch if s.item.reference in kept)
+        if len(kept) == len(batch):
+            self.counts.cleared += sum(s.cleared for s in batch)
+        else:
+            self.counts.cleared += sum(s.cleared for s in batch if s.item.reference in kept)
         if result.skipped_refs is not None:
             skipped = len(batch) - len(kept)
             created = recorded_creates
