@@ -18,6 +18,16 @@ from typing import TYPE_CHECKING, Any
 from saleslayer_airflow import staging
 
 if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+    from saleslayer_airflow.config.sources import (
+        ApiSource,
+        FtpSource,
+        FtpsSource,
+        HttpSource,
+        SftpSource,
+        Source,
+    )
     from saleslayer_airflow.sources.api import Checkpoint
     from saleslayer_airflow.sources.base import LandedFile
     from saleslayer_airflow.sources.history import LastFetch, RemoteState
@@ -27,10 +37,10 @@ if TYPE_CHECKING:
 class FetchRequest:
     """Everything a fetcher needs for one attempt of a run's fetch."""
 
-    #: the rendered, checked `source:` section (a config.sources model)
-    source: Any
-    #: the run's folder in staging (an ObjectStoragePath)
-    run_folder: Any
+    #: the rendered, checked `source:` section
+    source: Source
+    #: the run's folder in staging
+    run_folder: ObjectStoragePath
     #: what the server said about each file at the last import, when an unchanged export may be
     #: skipped before downloading (None: download whatever the server says)
     previous: dict[str, RemoteState] | None
@@ -44,7 +54,7 @@ class FetchRequest:
 Fetcher = Callable[[FetchRequest], "list[LandedFile]"]
 
 
-def _landed(request: FetchRequest) -> Any:
+def _landed(request: FetchRequest) -> ObjectStoragePath:
     """The run's landed folder, emptied of an earlier attempt's leftovers."""
     landed = request.run_folder / staging.LANDED
     _empty(landed)
@@ -54,14 +64,15 @@ def _landed(request: FetchRequest) -> Any:
 def _http(request: FetchRequest) -> list[LandedFile]:
     from saleslayer_airflow.sources.http import fetch_http
 
-    return fetch_http(request.source, _landed(request), request.previous)
+    source: HttpSource = request.source  # type: ignore[assignment]  # FETCHERS picks by kind
+    return fetch_http(source, _landed(request), request.previous)
 
 
 def _ftp(request: FetchRequest) -> list[LandedFile]:
     from saleslayer_airflow.sources.base import fetch_from_server
     from saleslayer_airflow.sources.ftp import ftp_server
 
-    source = request.source
+    source: FtpSource | FtpsSource = request.source  # type: ignore[assignment]  # by kind
     with ftp_server(source.conn_id, tls=source.kind == "ftps") as ftp:
         return fetch_from_server(ftp, source, _landed(request), request.previous)
 
@@ -70,14 +81,15 @@ def _sftp(request: FetchRequest) -> list[LandedFile]:
     from saleslayer_airflow.sources.base import fetch_from_server
     from saleslayer_airflow.sources.sftp import sftp_server
 
-    with sftp_server(request.source.conn_id) as sftp:
-        return fetch_from_server(sftp, request.source, _landed(request), request.previous)
+    source: SftpSource = request.source  # type: ignore[assignment]  # FETCHERS picks by kind
+    with sftp_server(source.conn_id) as sftp:
+        return fetch_from_server(sftp, source, _landed(request), request.previous)
 
 
 def _api(request: FetchRequest) -> list[LandedFile]:
     from saleslayer_airflow.sources.api import fetch_api
 
-    source = request.source
+    source: ApiSource = request.source  # type: ignore[assignment]  # FETCHERS picks by kind
     since = None
     if source.incremental:
         since = source.incremental.initial
