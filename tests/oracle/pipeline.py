@@ -25,7 +25,6 @@ from typing import Any
 
 from saleslayer_airflow.config.connector import ConnectorConfig
 from saleslayer_airflow.mapping.plan import TablePlan, build_plans
-from saleslayer_airflow.mapping.rows import BoundTable, RowReject
 from saleslayer_airflow.normalize.results import (
     KnownRefs,
     LandedFile,
@@ -40,6 +39,7 @@ from saleslayer_airflow.validation.errors import BalanceError
 from tests.oracle.completeness import write_rejected_refs
 from tests.oracle.outputs import write_rejects, write_table
 from tests.oracle.parents import ParentCheck
+from tests.oracle.rows import BoundTable, RowReject
 from tests.oracle.store import Contribution, ItemStore
 
 log = logging.getLogger(__name__)

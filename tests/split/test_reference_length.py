@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from saleslayer_airflow.mapping.rows import MAX_REFERENCE_LENGTH
+from saleslayer_airflow.mapping.values import MAX_REFERENCE_LENGTH
 from tests.split.conftest import connector_text, run_split
 
 CONNECTOR = """\

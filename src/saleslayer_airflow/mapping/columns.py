@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from saleslayer_airflow.mapping.errors import MappingError
 from saleslayer_airflow.readers.json import MISSING, lookup
+
+if TYPE_CHECKING:
+    from saleslayer_airflow.mapping.plan import TablePlan
 
 Getter = Callable[[Any], Any]
 _DELIMITERS = (";", ",", "\t", "|")
@@ -77,3 +80,35 @@ def record_getters(needed: Sequence[str]) -> dict[str, Getter]:
 def is_empty(value: Any) -> bool:
     """No value: an absent key, null, or an empty cell."""
     return value is None or value is MISSING or value == ""
+
+
+class MappedColumns:
+    """A table's mapped source columns checked against one landed file.
+
+    Tabular files: every mapped column (and filter column) must be in the header exactly once,
+    else :class:`MappingError` before any row is read. JSON records: a mapped path found in none
+    of the table's records is a spelling mistake; the caller removes the paths it sees from
+    ``unseen`` and calls :meth:`check_all_seen` at the end of the file.
+    """
+
+    def __init__(self, plan: TablePlan, columns: Sequence[str] | None, file: str) -> None:
+        self.plan = plan
+        self.file = file
+        needed = plan.source_columns()
+        wanted = list(dict.fromkeys(needed + [f.column for f in plan.where]))
+        self.getters: dict[str, Getter]
+        if columns is None:
+            self.getters = record_getters(wanted)
+            self.unseen: set[str] = set(needed)
+        else:
+            self.getters = tabular_getters(columns, wanted, file=file, table=plan.key)
+            self.unseen = set()
+
+    def check_all_seen(self, rows: int) -> None:
+        """A mapped JSON path found in none of the table's ``rows`` records is a mistake."""
+        if rows and self.unseen:
+            raise MappingError(
+                f"{self.file}: table {self.plan.key!r}: the mapped path(s) "
+                f"{', '.join(sorted(map(repr, self.unseen)))} occur in none of the "
+                f"{rows:,} records; check the spelling (paths are dotted, case included)"
+            )

@@ -1,39 +1,46 @@
 """One mapped source column of a batch converted at once: a reference, a field, or a link.
 
-Exactness first: every value goes through the same functions as the row engine
-(:class:`~saleslayer_airflow.mapping.rows.BoundTable`'s ``_reference``, ``_field``, ``_link``, which
-call ``normalise_reference``, ``path_levels``, ``apply_transforms``, ``check_value``...), except
-the values a *fast predicate* proves those functions return unchanged (a plain ASCII reference
-with no blank at either end is its own normalised form; a canonical decimal text is its own
-number). The fast predicate runs in polars over the whole column; the existing Python functions
-run once per *distinct* other value (a few hundred category paths, a few thousand prices), and
-their results are joined back. Non-text columns (JSON numbers, booleans, lists, objects) go
-through the Python functions value by value, with a cache for the hashable ones.
+Exactness first: every value goes through the value rules of
+:mod:`saleslayer_airflow.mapping.values` (``item_reference``, ``field_value``, ``link_value``: the
+functions the row engine of the tests applies row by row), except the values a *fast predicate*
+proves those rules return unchanged (a plain ASCII reference with no blank at either end is its
+own normalised form; a canonical decimal text is its own number). The fast predicate runs in
+polars over the whole column; the rules run once per *distinct* other value (a few hundred
+category paths, a few thousand prices), and their results are joined back. Non-text columns
+(JSON numbers, booleans, lists, objects) go through the rules value by value, with a cache for
+the hashable ones.
 
-A :class:`Rule` gives, per row, the columns of :data:`OUTCOME` (plus its own extras):
+A :class:`Rule` gives, per row, the columns of its :meth:`~Rule.schema` (plus its own extras):
 
 - ``v``: the converted value (null when the row fails here);
 - ``reason``, ``code``: why the row fails here (null when it does not);
-- ``shown``: the value the reject shows (``BoundTable._reject``'s '' for no value, else the
-  source value as text, cut by :func:`~saleslayer_airflow.validation.values.shown`); null when
-  the row does not fail here.
+- ``shown``: the value the reject shows (:func:`~saleslayer_airflow.mapping.values.show_value`);
+  null when the row does not fail here.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeAlias
 
-from saleslayer_airflow.config.tables import FieldType, TableKind
+from saleslayer_airflow.config.tables import FieldType
 from saleslayer_airflow.mapping.plan import FieldSource, LinkPlan, TablePlan
-from saleslayer_airflow.mapping.rows import MAX_REFERENCE_LENGTH, BoundTable, RowReject
+from saleslayer_airflow.mapping.values import (
+    MAX_REFERENCE_LENGTH,
+    ItemReference,
+    Rejected,
+    RejectedReference,
+    field_value,
+    item_reference,
+    link_value,
+)
 from saleslayer_airflow.normalize.results import storable as _storable
-from saleslayer_airflow.readers.json import MISSING
-from saleslayer_airflow.validation.values import ValueProblem, as_text, shown
 
 if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
+    from polars._typing import PolarsDataType
 
 #: A plain ASCII reference: printable, no blank at either end, at least one character. For such a
 #: text ``normalise_reference`` returns the text itself (``strip`` finds nothing to trim, ASCII is
@@ -50,26 +57,16 @@ _TRUE_TEXTS = ("true", "True", "TRUE", "1", "yes", "Yes", "YES", "y", "Y")
 _FALSE_TEXTS = ("false", "False", "FALSE", "0", "no", "No", "NO", "n", "N")
 #: Distinct values remembered per rule across batches (a category path repeats in every batch).
 _CACHE_LIMIT = 200_000
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _identity(cells: Any) -> Any:
-    return cells
-
-
-class ValueTable(BoundTable):
-    """A :class:`BoundTable` whose "cells" are one value: ``_field``, ``_link``, ``_reference`` and
-    ``_loose_reference`` of the row engine, applied to a single source value."""
-
-    def __init__(self, plan: TablePlan, file: str) -> None:
-        super().__init__(plan, None, file)
-        self._get = {name: _identity for name in self._get}
-        self._ref_get = _identity
-        self._unseen = set()
-
-
-def show_value(value: Any) -> str:
-    """The value a reject shows for the source value ``value`` (``BoundTable._reject``)."""
-    return "" if value is None or value is MISSING else shown(as_text(value))
+#: A value of an outcome's column: a staged value (text, integer, boolean, list of texts), a
+#: reject's text, or None.
+Staged: TypeAlias = str | int | bool | list[str] | list[str | None] | None
+#: One rule's result for one source value, aligned with :meth:`Rule.schema`.
+Outcome: TypeAlias = tuple[Staged, ...]
+#: A column of a batch: Arrow text, raw Python values, or None (no such column: all empty).
+Column: TypeAlias = "pa.Array | list[object] | None"
 
 
 def _text(value: str | None) -> str | None:
@@ -77,15 +74,24 @@ def _text(value: str | None) -> str | None:
     return None if value is None else _storable(value)
 
 
-def _clean(value: Any) -> Any:
+def _polars_text(text: str) -> str:
+    """A staged text polars can hold: only its lone surrogates (an undecodable byte read with
+    ``surrogateescape``, a JSON ``"\\ud800"``: no UTF-8) are escaped, as the rejects file writes
+    them. A NUL stays: the fast path and the row engine stage it as it is."""
+    if _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub(lambda m: _storable(m.group()), text)
+
+
+def _clean(value: Staged) -> Staged:
     if isinstance(value, str):
-        return _storable(value)
+        return _polars_text(value)
     if isinstance(value, list):
-        return [_storable(v) if isinstance(v, str) else v for v in value]
+        return [_polars_text(v) if isinstance(v, str) else v for v in value]
     return value
 
 
-def _key(value: Any) -> Any:
+def _key(value: object) -> str | tuple[str, str]:
     """A cache key telling apart values Python finds equal (True, 1, 1.0, Decimal('1.0'))."""
     if type(value) is str:
         return value
@@ -99,10 +105,10 @@ class Rule:
     column: str
 
     def __init__(self) -> None:
-        self._cache: dict[Any, tuple[Any, ...]] = {}
+        self._cache: dict[str | tuple[str, str], Outcome] = {}
         self._lut: pl.DataFrame | None = None
 
-    def schema(self) -> dict[str, Any]:
+    def schema(self) -> dict[str, PolarsDataType]:
         """Output columns and polars dtypes; ``v`` first, then reason, code, shown, extras."""
         import polars as pl
 
@@ -113,12 +119,12 @@ class Rule:
             "shown": pl.String,
         }
 
-    def dtype(self) -> Any:
+    def dtype(self) -> PolarsDataType:
         raise NotImplementedError
 
-    def python(self, raw: Any) -> tuple[Any, ...]:
+    def python(self, raw: object) -> Outcome:
         """The outcome of one source value (None, MISSING or "" for no value), aligned with
-        :meth:`schema`: exactly what the row engine does."""
+        :meth:`schema`: the value rule's verdict."""
         raise NotImplementedError
 
     def fast(self, values: pl.Expr) -> tuple[pl.Expr, pl.Expr] | None:
@@ -126,7 +132,7 @@ class Rule:
         when there is no fast path. ``v`` may hold anything where the mask is false."""
         return None
 
-    def outcome(self, raw: Any) -> tuple[Any, ...]:
+    def outcome(self, raw: object) -> Outcome:
         try:
             key = _key(raw)
         except TypeError:  # pragma: no cover - repr never fails on JSON values
@@ -157,7 +163,7 @@ class Rule:
                 lut = None  # start over with this batch's values: memory stays bounded
         keys = distinct.to_list()
         outcomes = [self.python(raw) for raw in keys]
-        table: dict[str, Any] = {"k": pl.Series("k", keys, dtype=pl.String)}
+        table: dict[str, pl.Series] = {"k": pl.Series("k", keys, dtype=pl.String)}
         for index, (name, dtype) in enumerate(self.schema().items()):
             table[name] = pl.Series(name, [o[index] for o in outcomes], dtype=dtype)
         added = pl.DataFrame(table)
@@ -165,7 +171,7 @@ class Rule:
         self._lut = lut
         return lut
 
-    def broadcast(self, outcome: tuple[Any, ...], rows: int) -> dict[str, pl.Series]:
+    def broadcast(self, outcome: Outcome, rows: int) -> dict[str, pl.Series]:
         """One outcome for ``rows`` rows."""
         import polars as pl
 
@@ -174,7 +180,7 @@ class Rule:
             for (name, dtype), value in zip(self.schema().items(), outcome, strict=True)
         }
 
-    def of_objects(self, cells: list[Any]) -> dict[str, pl.Series]:
+    def of_objects(self, cells: list[object]) -> dict[str, pl.Series]:
         """The outcomes of raw Python values, value by value (hashable ones cached)."""
         import polars as pl
 
@@ -186,12 +192,12 @@ class Rule:
         }
 
 
-def _ok(value: Any, *extras: Any) -> tuple[Any, ...]:
+def _ok(value: Staged, *extras: Staged) -> Outcome:
     return (_clean(value), None, None, None, *extras)
 
 
-def _fail(problem_reason: str, code: str, value_shown: str, *extras: Any) -> tuple[Any, ...]:
-    return (None, _text(problem_reason), code, _text(value_shown), *extras)
+def _fail(rejected: Rejected, *extras: Staged) -> Outcome:
+    return (None, _text(rejected.reason), rejected.code, _text(rejected.shown), *extras)
 
 
 def _plain_reference(values: pl.Expr) -> pl.Expr:
@@ -199,52 +205,36 @@ def _plain_reference(values: pl.Expr) -> pl.Expr:
 
 
 class ReferenceRule(Rule):
-    """The item reference (``BoundTable.map`` up to the length check): ``v`` is the reference;
-    extra ``rref``: the reference a failing row is rejected under (``''``, the loose form, or
-    the too-long reference). A category path: see :class:`PathRule`."""
+    """The item reference (:func:`~saleslayer_airflow.mapping.values.item_reference`): ``v`` is
+    the reference; extra ``rref``: the reference a failing row is rejected under (``''``, the
+    loose form, or the too-long reference). A category path: see :class:`PathRule`."""
 
-    def __init__(self, table: ValueTable) -> None:
+    def __init__(self, plan: TablePlan) -> None:
         super().__init__()
-        self.table = table
-        plan = table.plan
+        self.plan = plan
         self.column = plan.path.column if plan.path else plan.reference
 
-    def dtype(self) -> Any:
+    def dtype(self) -> PolarsDataType:
         import polars as pl
 
         return pl.String
 
-    def schema(self) -> dict[str, Any]:
+    def schema(self) -> dict[str, PolarsDataType]:
         import polars as pl
 
         return {**super().schema(), "rref": pl.String}
 
-    def python(self, raw: Any) -> tuple[Any, ...]:
-        if _is_empty(raw):
-            # map() stops at the empty reference, before any field: its reject, word for word
-            mapped = self.table.map(raw)
-            assert isinstance(mapped, RowReject)
-            return self._failed(mapped.reason, mapped.code, mapped.value, mapped.ref)
-        try:
-            ref, path = self.table._reference(raw)
-        except ValueProblem as problem:
-            loose = self.table._loose_reference(raw)
-            return self._failed(problem.reason, problem.code, show_value(raw), loose)
-        if len(ref) > MAX_REFERENCE_LENGTH:
-            return self._failed(
-                f"the reference is {len(ref)} characters long; at most {MAX_REFERENCE_LENGTH} "
-                "are kept (shorten it in the ERP, or map another column as the reference)",
-                "reference_too_long",
-                shown(ref),
-                ref,
-            )
-        return self._success(ref, path)
+    def python(self, raw: object) -> Outcome:
+        found = item_reference(self.plan, raw)
+        if isinstance(found, RejectedReference):
+            return self._failed(found)
+        return self._success(found)
 
-    def _failed(self, reason: str, code: str, value: str, ref: str) -> tuple[Any, ...]:
-        return _fail(reason, code, value, _text(ref))
+    def _failed(self, rejected: RejectedReference) -> Outcome:
+        return _fail(rejected, _text(rejected.ref))
 
-    def _success(self, ref: str, path: list[str] | None) -> tuple[Any, ...]:
-        return _ok(ref, None)
+    def _success(self, found: ItemReference) -> Outcome:
+        return _ok(found.ref, None)
 
     def fast(self, values: pl.Expr) -> tuple[pl.Expr, pl.Expr] | None:
         mask = _plain_reference(values) & (values.str.len_bytes() <= MAX_REFERENCE_LENGTH)
@@ -255,43 +245,38 @@ class PathRule(ReferenceRule):
     """A category path: ``v`` is the list of the references of its levels (``A``, ``A > B``,
     ...), extra ``parents``: each level's parent (null, ``A``, ...)."""
 
-    def dtype(self) -> Any:
+    def dtype(self) -> PolarsDataType:
         import polars as pl
 
         return pl.List(pl.String)
 
-    def schema(self) -> dict[str, Any]:
+    def schema(self) -> dict[str, PolarsDataType]:
         import polars as pl
 
         return {**super().schema(), "parents": pl.List(pl.String)}
 
-    def _failed(self, reason: str, code: str, value: str, ref: str) -> tuple[Any, ...]:
-        return (*super()._failed(reason, code, value, ref), None)
+    def _failed(self, rejected: RejectedReference) -> Outcome:
+        return (*super()._failed(rejected), None)
 
-    def _success(self, ref: str, path: list[str] | None) -> tuple[Any, ...]:
-        assert path is not None and self.table.plan.path is not None
-        sep = self.table.plan.path.separator
-        refs = [sep.join(path[:depth]) for depth in range(1, len(path) + 1)]
+    def _success(self, found: ItemReference) -> Outcome:
+        assert found.levels is not None
+        refs = list(found.levels)
         return _ok(refs, None, _clean([None, *refs[:-1]]))
 
     def fast(self, values: pl.Expr) -> tuple[pl.Expr, pl.Expr] | None:
         return None
 
 
-def _is_empty(value: Any) -> bool:
-    return value is None or value is MISSING or value == ""
-
-
 class FieldRule(Rule):
-    """One field's output column (``BoundTable._field``); the reason names the field."""
+    """One field's output column (:func:`~saleslayer_airflow.mapping.values.field_value`); the
+    reason names the field."""
 
-    def __init__(self, table: ValueTable, source: FieldSource) -> None:
+    def __init__(self, source: FieldSource) -> None:
         super().__init__()
-        self.table = table
         self.source = source
         self.column = source.column or f"(constant of {source.field})"
 
-    def dtype(self) -> Any:
+    def dtype(self) -> PolarsDataType:
         import polars as pl
 
         spec = self.source.spec
@@ -303,17 +288,9 @@ class FieldRule(Rule):
             return pl.Boolean
         return pl.String
 
-    def python(self, raw: Any) -> tuple[Any, ...]:
-        source = self.source
-        try:
-            # the constant replaces the cell when the field has no column
-            value = self.table._field(source, raw)
-        except ValueProblem as problem:
-            shown_raw = raw if source.column is not None else source.constant
-            return _fail(
-                f"field {source.out!r}: {problem.reason}", problem.code, show_value(shown_raw)
-            )
-        return _ok(value)
+    def python(self, raw: object) -> Outcome:
+        value = field_value(self.source, raw)
+        return _fail(value) if isinstance(value, Rejected) else _ok(value)
 
     def fast(self, values: pl.Expr) -> tuple[pl.Expr, pl.Expr] | None:
         import polars as pl
@@ -351,33 +328,24 @@ class ConstantRule(FieldRule):
 
 
 class LinkRule(Rule):
-    """A parent link (``BoundTable._link``), and the variant's product check of ``map``."""
+    """A parent link (:func:`~saleslayer_airflow.mapping.values.link_value`, the variant's
+    product check included)."""
 
-    def __init__(self, table: ValueTable, link: LinkPlan) -> None:
+    def __init__(self, plan: TablePlan, link: LinkPlan) -> None:
         super().__init__()
         assert link.column is not None
-        self.table = table
+        self.plan = plan
         self.link = link
         self.column = link.column
-        self.needs_value = table.plan.kind is TableKind.VARIANTS and link.out == "_product_ref"
 
-    def dtype(self) -> Any:
+    def dtype(self) -> PolarsDataType:
         import polars as pl
 
         return pl.List(pl.String) if self.link.is_list else pl.String
 
-    def python(self, raw: Any) -> tuple[Any, ...]:
-        try:
-            value = self.table._link(self.link, raw)
-        except ValueProblem as problem:
-            return _fail(problem.reason, problem.code, show_value(raw))
-        if value is None and self.needs_value:
-            return _fail(
-                "the variant has no product reference; every variant belongs to a product",
-                "no_parent",
-                "",
-            )
-        return _ok(value)
+    def python(self, raw: object) -> Outcome:
+        value = link_value(self.plan, self.link, raw)
+        return _fail(value) if isinstance(value, Rejected) else _ok(value)
 
     def fast(self, values: pl.Expr) -> tuple[pl.Expr, pl.Expr] | None:
         import polars as pl
@@ -395,38 +363,26 @@ class LinkRule(Rule):
         return mask, parts
 
 
-def rules_of(plan: TablePlan, file: str) -> tuple[ReferenceRule, list[Rule]]:
-    """The reference rule and the field and link rules of a plan, in ``map``'s order (links
+def rules_of(plan: TablePlan) -> tuple[ReferenceRule, list[Rule]]:
+    """The reference rule and the field and link rules of a plan, in the row's order (links
     without a column, a path's parent, have none: their value is set per level)."""
-    table = ValueTable(plan, file)
-    ref: ReferenceRule = PathRule(table) if plan.path is not None else ReferenceRule(table)
+    ref: ReferenceRule = PathRule(plan) if plan.path is not None else ReferenceRule(plan)
     rules: list[Rule] = []
     for source in plan.fields:
-        rules.append(
-            ConstantRule(table, source) if source.column is None else FieldRule(table, source)
-        )
+        rules.append(ConstantRule(source) if source.column is None else FieldRule(source))
     for link in plan.links:
         if link.column is not None:
-            rules.append(LinkRule(table, link))
+            rules.append(LinkRule(plan, link))
     return ref, rules
 
 
-def reference_of(table: BoundTable, raw: Any) -> str:
-    """``BoundTable.reference_of`` for the reference column's value."""
-    return "" if _is_empty(raw) else table._loose_reference(raw)
-
-
-def python_values(cells: pa.Array | list[Any] | None, rows: int) -> list[Any]:
+def python_values(cells: Column, rows: int) -> list[object]:
     """A column's values as Python objects (None for an empty text cell or no column)."""
     if cells is None:
         return [None] * rows
     if isinstance(cells, list):
         return cells
     return list(cells.to_pylist())
-
-
-#: A column of a batch: Arrow text, raw Python values, or None (no such column: all empty).
-Column = Any
 
 
 def convert_all(stages: Sequence[tuple[Rule, Column]], rows: int) -> list[dict[str, pl.Series]]:

@@ -32,12 +32,15 @@ in the order it would be added to the store (record order, then level order for 
   text anyway (it is idempotent), so a NUL may stay raw.
 
 A table's ``rows_in`` is the number of contribution rows plus the number of row rejects.
+
+The items layer stores every reject of the run (these, and those it makes) in one frame of the
+same columns after ``tbl``: :func:`rejects_schema` with ``tbl=True``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from saleslayer_airflow.config.tables import FieldType
 from saleslayer_airflow.mapping.plan import OutputColumn, TablePlan
@@ -51,50 +54,60 @@ ITEM_KEYS = ("ref", "_file", "_line", "_record", "_order")
 REJECT_KEYS = ("_file", "_line", "_record", "_order", "ref", "col", "val", "reason", "code")
 
 
-def value_dtype(column: OutputColumn) -> Any:
+def value_dtype(column: OutputColumn) -> pl.DataType:
     """The polars dtype of one output column in ``TableChunk.items``."""
     import polars as pl
 
     if column.is_list:
         return pl.List(pl.String)
     if column.type is FieldType.INTEGER:
-        return pl.Int64
+        return pl.Int64()
     if column.type is FieldType.BOOLEAN:
-        return pl.Boolean
-    return pl.String
+        return pl.Boolean()
+    return pl.String()
 
 
-def items_schema(plan: TablePlan) -> dict[str, Any]:
+def items_schema(plan: TablePlan) -> dict[str, pl.DataType]:
     """Column name -> polars dtype of ``TableChunk.items`` for ``plan``, in order."""
     import polars as pl
 
-    schema: dict[str, Any] = {
-        "ref": pl.String,
-        "_file": pl.Int32,
-        "_line": pl.Int64,
-        "_record": pl.Int64,
-        "_order": pl.Int64,
+    schema: dict[str, pl.DataType] = {
+        "ref": pl.String(),
+        "_file": pl.Int32(),
+        "_line": pl.Int64(),
+        "_record": pl.Int64(),
+        "_order": pl.Int64(),
     }
     for column in plan.columns:
         schema[column.name] = value_dtype(column)
     return schema
 
 
-def rejects_schema() -> dict[str, Any]:
-    """Column name -> polars dtype of ``TableChunk.rejects``, in order."""
+def rejects_schema(*, tbl: bool = False) -> dict[str, pl.DataType]:
+    """Column name -> polars dtype of ``TableChunk.rejects``, in order (:data:`REJECT_KEYS`).
+
+    With ``tbl``: of the items layer's frame of every reject of the run
+    (:meth:`~saleslayer_airflow.normalize.items.Items.rejects`), the same columns after ``tbl``
+    (Int32, the index of the table's plan), where ``_order`` is the order the rejects were made
+    (the row engine's ``rowid``, not a contribution's order) and ``_record`` is null for the
+    rejects of an item (the later phases: on_duplicate reject, parents, cycles)."""
     import polars as pl
 
-    return {
-        "_file": pl.Int32,
-        "_line": pl.Int64,
-        "_record": pl.Int64,
-        "_order": pl.Int64,
-        "ref": pl.String,
-        "col": pl.String,
-        "val": pl.String,
-        "reason": pl.String,
-        "code": pl.String,
-    }
+    schema: dict[str, pl.DataType] = {"tbl": pl.Int32()} if tbl else {}
+    schema.update(
+        {
+            "_file": pl.Int32(),
+            "_line": pl.Int64(),
+            "_record": pl.Int64(),
+            "_order": pl.Int64(),
+            "ref": pl.String(),
+            "col": pl.String(),
+            "val": pl.String(),
+            "reason": pl.String(),
+            "code": pl.String(),
+        }
+    )
+    return schema
 
 
 @dataclass(frozen=True)

@@ -23,15 +23,20 @@ lives in one part, so merges, conflicts and duplicates see all of its rows); a p
 then filed by ranges of ``_seq`` (the order of first appearance), so that the Parquet writer
 reads them back in order one range at a time. With a spill folder the parts are Arrow IPC files
 there, so memory holds one part (or one range) at a time, whatever the number of rows.
+
+CPU: a repeated row that its chunk's aggregate gives back is spilled as its place alone
+(:data:`PLACE`: five integers, not its texts; read again only for a reference that turns out to
+disagree or duplicate); a flush sorts its rows by part once and writes the parts as slices of one
+Arrow table; the spilled frames are read back only in the columns asked for.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from saleslayer_airflow.config.tables import DuplicatePolicy
 from saleslayer_airflow.mapping.plan import TablePlan
@@ -39,6 +44,7 @@ from saleslayer_airflow.normalize.contributions import (
     TableChunk,
     check_chunk,
     items_schema,
+    rejects_schema,
 )
 from saleslayer_airflow.normalize.results import TableCounts
 from saleslayer_airflow.normalize.results import storable as _storable
@@ -46,9 +52,8 @@ from saleslayer_airflow.validation.values import shown
 
 if TYPE_CHECKING:
     import polars as pl
+    import pyarrow as pa
 
-#: Columns of the stored rejects frame, in order.
-REJECT_FRAME = ("file", "line", "tbl", "ins", "ref", "col", "val", "reason", "code", "remember")
 _PHASE = 1 << 40  # insertion keys of the phases after the first start here
 #: rows a table buffers (aggregates and repeated rows, every part) before they are filed, and
 #: per part at least (a record batch per part and file: too small ones cost more than rows)
@@ -56,24 +61,6 @@ _FLUSH_ROWS = 65_536
 _FLUSH_PART_ROWS = 2_048
 _OPEN_FILES = 256  # spill files kept open for reading
 _SEED = 0x5A1E5  # of the partitioning hash; any fixed value: parts only live one run
-
-
-def reject_schema() -> dict[str, Any]:
-    """Column -> polars dtype of the rejects frame (see :data:`REJECT_FRAME`)."""
-    import polars as pl
-
-    return {
-        "file": pl.Int32,
-        "line": pl.Int64,
-        "tbl": pl.Int32,
-        "ins": pl.Int64,
-        "ref": pl.String,
-        "col": pl.String,
-        "val": pl.String,
-        "reason": pl.String,
-        "code": pl.String,
-        "remember": pl.Boolean,
-    }
 
 
 def _repr_fast(expr: pl.Expr) -> pl.Expr:
@@ -112,6 +99,19 @@ def storable_column(expr: pl.Expr) -> pl.Expr:
     )
 
 
+def _tagged(rejects: pl.DataFrame, tbl: int, *, kind: int) -> pl.DataFrame:
+    """A chunk's rejects (:func:`rejects_schema`) as stored until :meth:`Items.rejects`: after
+    their table, and with their kind (0: row rejects, 1: what the contributions gave), which
+    orders them within a chunk of the row engine's writes."""
+    import polars as pl
+
+    return rejects.select(
+        pl.lit(tbl, dtype=pl.Int32).alias("tbl"),
+        pl.all(),
+        pl.lit(kind, dtype=pl.Int8).alias("_kind"),
+    )
+
+
 def _differs(values: Sequence[str]) -> pl.Expr:
     """A row holds a non-null value other than its reference's (``_k<i>`` columns)."""
     import polars as pl
@@ -134,18 +134,35 @@ def _disagreeing(rows: pl.DataFrame, firsts: pl.DataFrame, values: Sequence[str]
     return joined.filter(_differs(values))["ref"].unique()
 
 
-def _aggregate(plan: TablePlan, frame: pl.DataFrame) -> pl.DataFrame:
-    """One chunk's contributions by reference, in order of first appearance: the first row's
-    place (_file, _line, _seq = its _order), the rows (_nrows), per column the value the item
-    would keep (merge: the first non-null one; first / reject: the first row's), and for merge
-    whether some row disagrees with those values (_bad). Two chunks' aggregates combine the same
-    way (see :meth:`Items.resolve`), so memory holds one row per reference and chunk rather than
-    one per contribution."""
+#: Columns of a repeated row spilled as its place alone (:func:`_aggregate`): its values are
+#: its chunk's aggregate row's, found again by ``_seq``.
+PLACE = ("_seq", "_file", "_line", "_record", "_order")
+
+
+def _aggregate(
+    plan: TablePlan, frame: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """One chunk's contributions by reference, and the rows the resolution may need again.
+
+    First, the aggregate, in order of first appearance: the first row's place (_file, _line,
+    _seq = its _order), the rows (_nrows), per column the value the item would keep (merge: the
+    first non-null one; first / reject: the first row's), and for merge whether some row
+    disagrees with those values (_bad). Two chunks' aggregates combine the same way (see
+    :meth:`Items.resolve`), so memory holds one row per reference and chunk rather than one per
+    contribution.
+
+    Then the rows of the references the chunk repeats (a reference once in the chunk is its
+    aggregate row): those spilled whole, with their values, and those spilled as their
+    :data:`PLACE` alone (``ref`` first, for the partitioning). A row goes as its place when the
+    aggregate row gives its values back: under merge, a row whose every value equals the
+    aggregate's (nulls included); under first / reject, every row (only the place of a duplicate
+    is read again). A chunk of rows that repeat one item's values, the common case, spills a few
+    integers per row instead of its texts."""
     import polars as pl
 
     values = [c.name for c in plan.columns]
     if _unique(frame["ref"]):  # every reference once: nothing to group
-        return frame.select(
+        agg = frame.select(
             "ref",
             "_file",
             "_line",
@@ -155,7 +172,12 @@ def _aggregate(plan: TablePlan, frame: pl.DataFrame) -> pl.DataFrame:
             *values,
             pl.lit(False).alias("_bad"),
         )
-    merge = plan.policy is DuplicatePolicy.MERGE
+        return (
+            agg,
+            frame.clear(),
+            agg.clear().select("ref", *PLACE[:-1], pl.col("_seq").alias("_order")),
+        )
+    merge = plan.policy is DuplicatePolicy.MERGE and bool(values)
     agg = frame.group_by("ref", maintain_order=True).agg(
         pl.col("_file").first(),
         pl.col("_line").first(),
@@ -164,10 +186,33 @@ def _aggregate(plan: TablePlan, frame: pl.DataFrame) -> pl.DataFrame:
         pl.len().cast(pl.Int64).alias("_nrows"),
         *((pl.col(v).drop_nulls().first() if merge else pl.col(v).first()) for v in values),
     )
-    if merge and values and agg.height != frame.height:
-        bad = _disagreeing(frame, agg, values)
-        return agg.with_columns(pl.col("ref").is_in(bad.implode()).alias("_bad"))
-    return agg.with_columns(pl.lit(False).alias("_bad"))
+    kept = [pl.col(v).alias(f"_k{i}") for i, v in enumerate(values)] if merge else []
+    keyed = frame.join(
+        agg.filter(pl.col("_nrows") > 1).select("ref", "_seq", *kept),
+        on="ref",
+        how="inner",
+        maintain_order="left",
+    )
+    if not merge:
+        unmerged = agg.with_columns(pl.lit(False).alias("_bad"))
+        return unmerged, frame.clear(), keyed.select("ref", *PLACE)
+    # One comparison per column (of lists, the costly ones) gives both: a row differs where
+    # both values are set and not equal.
+    keyed = keyed.with_columns(
+        pl.col(v).eq_missing(pl.col(f"_k{i}")).alias(f"_e{i}") for i, v in enumerate(values)
+    )
+    same = pl.all_horizontal(pl.col(f"_e{i}") for i in range(len(values)))
+    differs = pl.any_horizontal(
+        ~pl.col(f"_e{i}") & pl.col(v).is_not_null() & pl.col(f"_k{i}").is_not_null()
+        for i, v in enumerate(values)
+    )
+    keyed = keyed.with_columns(differs.alias("_differs"), same.alias("_same"))
+    bad = keyed.filter(pl.col("_differs"))["ref"].unique()
+    return (
+        agg.with_columns(pl.col("ref").is_in(bad.implode()).alias("_bad")),
+        keyed.filter(~pl.col("_same")).select(frame.columns),
+        keyed.select("ref", *PLACE, "_same").filter(pl.col("_same")).drop("_same"),
+    )
 
 
 def _unique(refs: pl.Series) -> bool:
@@ -209,9 +254,10 @@ class TableItems:
     plan: TablePlan
     counts: TableCounts = field(default_factory=TableCounts)
     sources: list[str] = field(default_factory=list)
-    #: per part, the chunks' aggregates (:func:`_aggregate`) and the rows the chunks repeated
-    #: (read again only for the references that repeat and disagree) not yet filed
-    pending: dict[tuple[str, int], list[pl.DataFrame]] = field(default_factory=dict)
+    #: per kind (see :meth:`Items._hold`), the chunks' aggregates (:func:`_aggregate`), the rows
+    #: they repeated and their places (read again only for the references that repeat and
+    #: disagree, or duplicate), with their part, not yet filed
+    pending: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
     pending_rows: int = 0
     #: per chunk with items, its largest ``_order`` and its aggregate rows: where the ``_seq``
     #: ranges are cut (:meth:`Items._cut`), ``range_span`` items at most (give or take a chunk)
@@ -222,6 +268,8 @@ class TableItems:
     #: plan's columns) are filed by part and ``_seq`` range; removed items are in ``removed``
     resolved: bool = False
     removed: set[str] = field(default_factory=set)
+    #: the items filed by :meth:`Items.resolve` (removed ones included)
+    filed: int = 0
     #: ref -> (file, line, nrows) of the items rejected by later phases, looked up lazily
     _held: dict[str, tuple[int, int, int]] | None = None
     #: refs (as stored) of the table's rejects that orphan their children
@@ -251,76 +299,63 @@ class Items:
         self.tables = [TableItems(plan, sources=_sources(plan)) for plan in plans]
         self._row_rejects: list[pl.DataFrame] = []
         self._first_rejects: list[pl.DataFrame] = []
-        self._later: list[tuple[int, int, int, int, str, str, str, str, str, bool]] = []
+        #: the rejects of items (later phases), rows of ``rejects_schema(tbl=True)``
+        self._later: list[tuple[int, int, int, None, int, str, str, str, str, str]] = []
         self._rejects: pl.DataFrame | None = None
 
     # -- input ---------------------------------------------------------------------------------
 
     def add(self, chunk: TableChunk) -> None:
         """Take one chunk of a table's contributions and row rejects (in source order)."""
-        import polars as pl
-
         table = self.tables[chunk.table]
         check_chunk(chunk, table.plan)
         table.counts.rows_in += chunk.rows_in
         table.counts.rejected += chunk.rejects.height
         if chunk.items.height:
-            agg = _aggregate(table.plan, chunk.items)
+            agg, whole, places = _aggregate(table.plan, chunk.items)
             table.marks.append((int(chunk.items["_order"].max()), agg.height))  # type: ignore[arg-type]
             self._hold(chunk.table, "a", agg)
-            if agg.height < chunk.items.height:
-                # A reference once in the chunk is its aggregate row; only the rows of the
-                # references the chunk repeats are kept, for a conflict or a duplicate.
-                self._hold(chunk.table, "r", chunk.items.filter(pl.col("ref").is_duplicated()))
+            self._hold(chunk.table, "r", whole)
+            self._hold(chunk.table, "p", places)
         if chunk.rejects.height:
-            self._row_rejects.append(
-                chunk.rejects.select(
-                    pl.col("_file").alias("file"),
-                    pl.col("_line").alias("line"),
-                    pl.lit(chunk.table, dtype=pl.Int32).alias("tbl"),
-                    pl.col("_record"),
-                    pl.lit(0, dtype=pl.Int8).alias("_kind"),
-                    pl.col("_order"),
-                    "ref",
-                    "col",
-                    "val",
-                    "reason",
-                    "code",
-                    pl.lit(True).alias("remember"),
-                )
-            )
-
-    def _parts(self, frame: pl.DataFrame) -> dict[int, pl.DataFrame]:
-        """``frame``'s rows by part (a hash of the reference), each in ``frame``'s order."""
-        import polars as pl
-
-        if self.partitions == 1:
-            return {0: frame}
-        parts = frame.with_columns(
-            (pl.col("ref").hash(_SEED) % self.partitions).cast(pl.Int32).alias("_p")
-        ).partition_by("_p", as_dict=True, include_key=False, maintain_order=True)
-        return {int(key[0]): part for key, part in parts.items()}
+            self._row_rejects.append(_tagged(chunk.rejects, chunk.table, kind=0))
 
     def _hold(self, tbl: int, kind: str, frame: pl.DataFrame) -> None:
-        """Buffer a chunk's aggregates (``a``) or repeated rows (``r``) by part; file them
-        when the table holds enough."""
+        """Buffer a chunk's aggregates (``a``), repeated rows (``r``) or places of repeated
+        rows (``p``, filed without their ``ref``), with their part (``_p``, a hash of the
+        reference); file them when the table holds enough."""
+        import polars as pl
+
+        if frame.height == 0:
+            return
         table = self.tables[tbl]
-        for part, piece in self._parts(frame).items():
-            table.pending.setdefault((kind, part), []).append(piece)
+        if self.partitions > 1:
+            part = (pl.col("ref").hash(_SEED) % self.partitions).cast(pl.Int32)
+            frame = frame.with_columns(part.alias("_p"))
+        table.pending.setdefault(kind, []).append(frame.drop("ref") if kind == "p" else frame)
         table.pending_rows += frame.height
         if table.pending_rows >= max(_FLUSH_ROWS, _FLUSH_PART_ROWS * self.partitions):
             self._flush(tbl)
 
     def _flush(self, tbl: int) -> None:
+        """File the table's buffered rows: one file per kind (one schema), a record batch per
+        part. Sorted by part once, the parts are slices of one frame (no frame per part)."""
         import polars as pl
 
         table = self.tables[tbl]
-        for kind in ("a", "r"):  # one file per kind (one schema), a record batch per part
-            self._frames.put(
-                (f"{kind}{tbl}.{part}", pl.concat(pieces, how="vertical"))
-                for (of, part), pieces in table.pending.items()
-                if of == kind
-            )
+        for kind, frames in table.pending.items():
+            frame = pl.concat(frames, how="vertical")
+            if self.partitions == 1:
+                self._frames.put(frame, [(f"{kind}{tbl}.0", 0, frame.height)])
+                continue
+            frame = frame.sort("_p", maintain_order=True)
+            runs = frame.select(pl.col("_p").rle()).unnest("_p")
+            pieces = []
+            offset = 0
+            for length, part in runs.iter_rows():
+                pieces.append((f"{kind}{tbl}.{part}", offset, length))
+                offset += length
+            self._frames.put(frame.drop("_p"), pieces)
         table.pending = {}
         table.pending_rows = 0
 
@@ -357,12 +392,13 @@ class Items:
                     aggs = pl.concat(found, how="vertical", rechunk=False)
                     del found
                 else:
-                    aggs = _aggregate(plan, pl.DataFrame(schema=items_schema(plan)))
+                    aggs = _aggregate(plan, pl.DataFrame(schema=items_schema(plan)))[0]
                 if plan.policy is DuplicatePolicy.MERGE:
                     items = self._resolve_merge(tbl, table, aggs, values, part)
                 else:
                     items = self._resolve_first(tbl, table, aggs, values, part)
                 self._frames.drop(f"r{tbl}.{part}")
+                self._frames.drop(f"p{tbl}.{part}")
                 del aggs
                 self._file_items(tbl, part, items)
             table.resolved = True
@@ -373,15 +409,23 @@ class Items:
         import polars as pl
 
         table = self.tables[tbl]
+        table.filed += items.height
         if not table.bounds or items.height == 0:
-            self._frames.put([(f"i{tbl}.{part}.0", items)])
+            self._frames.put(items, [(f"i{tbl}.{part}.0", 0, items.height)])
             return
-        bounds = pl.Series(table.bounds, dtype=pl.Int64)
-        keyed = items.with_columns(
-            bounds.search_sorted(items["_seq"], side="left").cast(pl.Int32).alias("_r")
-        )
-        pieces = keyed.partition_by("_r", as_dict=True, include_key=False, maintain_order=True)
-        self._frames.put((f"i{tbl}.{part}.{int(key[0])}", piece) for key, piece in pieces.items())
+        if not items["_seq"].is_sorted():
+            items = items.sort("_seq")
+        # Range r ends after the last item whose _seq is at most bounds[r]: ranges are slices.
+        ends = [
+            *items["_seq"].search_sorted(pl.Series(table.bounds, dtype=pl.Int64), side="right"),
+            items.height,
+        ]
+        pieces = []
+        start = 0
+        for r, end in enumerate(ends):
+            pieces.append((f"i{tbl}.{part}.{r}", start, end - start))
+            start = end
+        self._frames.put(items, pieces)
 
     def _cut(self, tbl: int) -> None:
         """Cut the table's ``_seq`` ranges after the chunk that brings a range to
@@ -406,13 +450,10 @@ class Items:
 
         assert self.tables[tbl].resolved, "resolve() first"
         for part in range(self.partitions):
-            found = [
-                frame
-                for r in range(self._ranges(tbl))
-                for frame in self._frames.get(f"i{tbl}.{part}.{r}", columns)
-            ]
+            keys = [f"i{tbl}.{part}.{r}" for r in range(self._ranges(tbl))]
+            found = self._frames.get_all(keys, columns)
             if found:
-                yield pl.concat(found, how="vertical")
+                yield found[0] if len(found) == 1 else pl.concat(found, how="vertical")
 
     def item_ranges(self, tbl: int, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
         """The table's kept items, one ``_seq`` range at a time: all of them in order."""
@@ -454,28 +495,10 @@ class Items:
             yield kept if columns is None else kept.select(columns)
 
     def _phase0(self, tbl: int, frame: pl.DataFrame) -> None:
-        """Rejects a chunk's contributions gave (duplicates, conflicts): ``frame`` has _file,
-        _line, _record, _order, ref, col, val, reason, code."""
-        import polars as pl
-
-        if frame.height == 0:
-            return
-        self._first_rejects.append(
-            frame.select(
-                pl.col("_file").alias("file"),
-                pl.col("_line").alias("line"),
-                pl.lit(tbl, dtype=pl.Int32).alias("tbl"),
-                pl.col("_record"),
-                pl.lit(1, dtype=pl.Int8).alias("_kind"),
-                pl.col("_order"),
-                "ref",
-                "col",
-                "val",
-                "reason",
-                "code",
-                pl.lit(False).alias("remember"),
-            )
-        )
+        """Rejects a chunk's contributions gave (duplicates, conflicts): ``frame`` has the
+        columns of a chunk's rejects (:func:`rejects_schema`)."""
+        if frame.height:
+            self._first_rejects.append(_tagged(frame, tbl, kind=1))
 
     def _resolve_first(
         self, tbl: int, table: TableItems, aggs: pl.DataFrame, values: list[str], part: int
@@ -573,13 +596,17 @@ class Items:
 
     def raw_rows(self, tbl: int, refs: pl.Series, aggs: pl.DataFrame, part: int) -> pl.DataFrame:
         """Every contribution of the references ``refs`` (all of part ``part``), in order: the
-        rows a chunk repeated and the chunks' single rows (their aggregate rows, ``aggs``)."""
+        chunks' single rows (their aggregate rows, ``aggs``), the rows a chunk repeated, and
+        those spilled as their place, with their chunk's aggregate values (under first /
+        reject, these are the first row's values: only their places are right)."""
         import polars as pl
 
         table = self.tables[tbl]
         wanted = refs.implode()
         values = [c.name for c in table.plan.columns]
-        single = aggs.filter((pl.col("_nrows") == 1) & pl.col("ref").is_in(wanted))
+        mine = aggs.filter(pl.col("ref").is_in(wanted))
+        single = mine.filter(pl.col("_nrows") == 1)
+        several = mine.filter(pl.col("_nrows") > 1).select("_seq", "ref", *values)
         parts: list[pl.DataFrame] = [
             single.select(
                 "ref", "_file", "_line", "_record", pl.col("_seq").alias("_order"), *values
@@ -587,6 +614,13 @@ class Items:
             *(
                 frame.filter(pl.col("ref").is_in(wanted))
                 for frame in self._frames.get(f"r{tbl}.{part}")
+            ),
+            *(
+                frame.join(several, on="_seq", how="inner").select(
+                    "ref", "_file", "_line", "_record", "_order", *values
+                )
+                for frame in self._frames.get(f"p{tbl}.{part}")
+                if several.height
             ),
         ]
         return pl.concat(parts, how="vertical").sort("_order", maintain_order=True)
@@ -599,20 +633,20 @@ class Items:
 
         plan = table.plan
         names = [c.name for c in plan.columns]
-        held: dict[str, list[Any]] = {}  # ref -> [file, line, seq, nrows, values]
-        rejects: list[tuple[Any, ...]] = []
+        held: dict[str, _Held] = {}
+        rejects: list[tuple[int, int, int, int, str, str, str, str, str]] = []
         for row in rows.iter_rows():
             ref, file, line, record, order, *given_values = row
             first = held.get(ref)
             if first is None:
-                held[ref] = [file, line, order, 1, list(given_values)]
+                held[ref] = _Held(file, line, order, 1, list(given_values))
                 continue
-            kept_values = first[4]
+            kept_values = first.values
             conflict = False
             for index, (kept, given) in enumerate(zip(kept_values, given_values, strict=True)):
                 if kept is not None and given is not None and kept != given:
                     column = names[index]
-                    first_at = self.where(first[0], first[1], relative_to=file)
+                    first_at = self.where(first.file, first.line, relative_to=file)
                     reason = (
                         f"conflict: rows of {ref!r} disagree on {column!r}: this row has "
                         f"{shown(given)!r}, {first_at} has {shown(kept)!r}; {first_at} is kept, "
@@ -638,37 +672,13 @@ class Items:
             for index, given in enumerate(given_values):
                 if kept_values[index] is None and given is not None:
                     kept_values[index] = given
-            first[3] += 1
-        schema = items_schema(plan)
-        item_schema: dict[str, Any] = {
-            "ref": pl.String,
-            "_file": pl.Int32,
-            "_line": pl.Int64,
-            "_seq": pl.Int64,
-            "_nrows": pl.Int64,
-            "_dup": pl.Int64,
-            **{n: schema[n] for n in names},
-        }
+            first.nrows += 1
         items = pl.DataFrame(
-            [(ref, h[0], h[1], h[2], h[3], 0, *h[4]) for ref, h in held.items()],
-            schema=item_schema,
+            [(ref, h.file, h.line, h.seq, h.nrows, 0, *h.values) for ref, h in held.items()],
+            schema=_item_schema(plan),
             orient="row",
         )
-        conflicts = pl.DataFrame(
-            rejects,
-            schema={
-                "_file": pl.Int32,
-                "_line": pl.Int64,
-                "_record": pl.Int64,
-                "_order": pl.Int64,
-                "ref": pl.String,
-                "col": pl.String,
-                "val": pl.String,
-                "reason": pl.String,
-                "code": pl.String,
-            },
-            orient="row",
-        )
+        conflicts = pl.DataFrame(rejects, schema=rejects_schema(), orient="row")
         return items, conflicts
 
     def reject_duplicated(self) -> None:
@@ -750,7 +760,7 @@ class Items:
         ref_s, col_s, val_s, reason_s = texts
         self._rejects = None
         self._later.append(
-            (file, line, tbl, _PHASE + len(self._later), ref_s, col_s, val_s, reason_s, code, True)
+            (tbl, file, line, None, _PHASE + len(self._later), ref_s, col_s, val_s, reason_s, code)
         )
         if texts[0]:
             table._gone_extra.add(texts[0])
@@ -786,37 +796,40 @@ class Items:
         return pl.concat(found, how="vertical")
 
     def finish_counts(self) -> None:
-        """rows_out of every table: its kept items."""
-        for tbl, table in enumerate(self.tables):
-            table.counts.rows_out = sum(p.height for p in self.alive_parts(tbl, ["ref"]))
+        """rows_out of every table: its kept items (every item removed was kept before: see
+        :meth:`reject_item`)."""
+        for table in self.tables:
+            table.counts.rows_out = table.filed - len(table.removed)
 
     def rejects(self) -> pl.DataFrame:
-        """Every reject (:data:`REJECT_FRAME`), texts storable, in insertion order."""
+        """Every reject, texts storable, in insertion order: ``rejects_schema(tbl=True)``, its
+        ``_order`` the insertion key."""
         import polars as pl
 
         if self._rejects is not None:
             return self._rejects
+        schema = rejects_schema(tbl=True)
         first = [*self._row_rejects, *self._first_rejects]
         if first:
             phase0 = (
                 pl.concat(first, how="vertical")
                 .with_columns((pl.col("_record") // self.chunk_rows).alias("_chunk"))
-                .sort(["file", "_chunk", "_kind", "_order"], maintain_order=True)
-                .with_row_index("ins")
+                .sort(["_file", "_chunk", "_kind", "_order"], maintain_order=True)
+                .with_row_index("_ins")
                 .select(
-                    "file",
-                    "line",
-                    "tbl",
-                    pl.col("ins").cast(pl.Int64),
-                    *(storable_column(pl.col(c)).alias(c) for c in ("ref", "col", "val")),
-                    storable_column(pl.col("reason")).alias("reason"),
-                    "code",
-                    "remember",
+                    *(
+                        pl.col("_ins").cast(pl.Int64).alias(name)
+                        if name == "_order"
+                        else storable_column(pl.col(name)).alias(name)
+                        if name in ("ref", "col", "val", "reason")
+                        else pl.col(name)
+                        for name in schema
+                    )
                 )
             )
         else:
-            phase0 = pl.DataFrame(schema=reject_schema())
-        later = pl.DataFrame(self._later, schema=reject_schema(), orient="row")
+            phase0 = pl.DataFrame(schema=schema)
+        later = pl.DataFrame(self._later, schema=schema, orient="row")
         self._rejects = pl.concat([phase0, later], how="vertical")
         return self._rejects
 
@@ -827,26 +840,40 @@ class Items:
             table.pending = {}
 
 
-def _item_schema(plan: TablePlan) -> dict[str, Any]:
+def _item_schema(plan: TablePlan) -> dict[str, pl.DataType]:
     """Column -> polars dtype of a table's items frame."""
     import polars as pl
 
     schema = items_schema(plan)
     return {
-        "ref": pl.String,
-        "_file": pl.Int32,
-        "_line": pl.Int64,
-        "_seq": pl.Int64,
-        "_nrows": pl.Int64,
-        "_dup": pl.Int64,
+        "ref": pl.String(),
+        "_file": pl.Int32(),
+        "_line": pl.Int64(),
+        "_seq": pl.Int64(),
+        "_nrows": pl.Int64(),
+        "_dup": pl.Int64(),
         **{c.name: schema[c.name] for c in plan.columns},
     }
+
+
+@dataclass
+class _Held:
+    """An item of :meth:`Items._merge_slow` as the row engine's merge builds it."""
+
+    file: int
+    line: int
+    seq: int
+    nrows: int
+    #: per plan column, the value kept: a cell of the items frame (text, integer, boolean,
+    #: list of texts or None)
+    values: list[object]
 
 
 class _Frames:
     """Frames filed under keys: in memory, or in Arrow IPC files of a spill folder, one file per
     :meth:`put` and a record batch (or a few) per key in it, read back by key alone (random
-    access to the batches: a part's frames are read without reading the other parts')."""
+    access to the batches: a part's frames are read without reading the other parts'), and by
+    column (a column not asked for is neither read nor decompressed)."""
 
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
@@ -855,62 +882,80 @@ class _Frames:
         self._stored: dict[str, list[tuple[Path, list[int]]]] = {}
         #: file -> keys it still holds (deleted at 0)
         self._live: dict[Path, int] = {}
+        #: file -> its column names, in order
+        self._columns: dict[Path, list[str]] = {}
         self._written = 0
-        #: open files and their readers, the least recently used first (read, not mapped: the
-        #: pages read are not kept resident)
-        self._open: OrderedDict[Path, tuple[Any, Any]] = OrderedDict()
+        #: open (file, columns read) and their readers, the least recently used first (read, not
+        #: mapped: the pages read are not kept resident)
+        self._open: OrderedDict[
+            tuple[Path, tuple[int, ...] | None], tuple[pa.OSFile, pa.ipc.RecordBatchFileReader]
+        ] = OrderedDict()
 
-    def put(self, frames: Iterable[tuple[str, pl.DataFrame]]) -> None:
-        """File the frames (all of one schema; taken one at a time) under their keys."""
+    def put(self, frame: pl.DataFrame, pieces: Sequence[tuple[str, int, int]]) -> None:
+        """File slices of ``frame`` under their keys: ``(key, offset, length)``."""
         import pyarrow as pa
 
+        pieces = [piece for piece in pieces if piece[2]]
+        if not pieces:
+            return
         if self.folder is None:
-            for key, frame in frames:
-                if frame.height:
-                    self._memory.setdefault(key, []).append(frame)
+            for key, offset, length in pieces:
+                self._memory.setdefault(key, []).append(frame.slice(offset, length))
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         self._written += 1
         path = self.folder / f"frames_{self._written}.arrow"
-        keys = 0
+        # Plain (large) strings, converted once for every piece: a slice's string views would
+        # share, and write, the buffers of the whole frame.
+        table = frame.to_arrow()
+        self._columns[path] = table.schema.names
         # lz4: cheaper than writing the uncompressed bytes (measured), and fast to read back.
         options = pa.ipc.IpcWriteOptions(compression="lz4")
         index = 0
-        writer = None
         with pa.OSFile(str(path), "wb") as sink:
-            for key, frame in frames:
-                if frame.height == 0:
-                    continue
-                keys += 1
-                # Plain (large) strings: a piece's string views would share, and write, the
-                # buffers of every piece.
-                table = frame.to_arrow()
-                if writer is None:
-                    writer = pa.ipc.new_file(sink, table.schema, options=options)
-                batches = table.to_batches()
+            writer = pa.ipc.new_file(sink, table.schema, options=options)
+            for key, offset, length in pieces:
+                batches = table.slice(offset, length).to_batches()
                 for batch in batches:
                     writer.write_batch(batch)
                 self._stored.setdefault(key, []).append(
                     (path, list(range(index, index + len(batches))))
                 )
                 index += len(batches)
-            if writer is not None:
-                writer.close()
-        if keys:
-            self._live[path] = keys
-        else:
-            path.unlink(missing_ok=True)
+            writer.close()
+        self._live[path] = len(pieces)
 
     def get(self, key: str, columns: Sequence[str] | None = None) -> list[pl.DataFrame]:
+        """The frames filed under ``key``, in the order filed; only ``columns`` (in that order)
+        when given."""
+        return self.get_all([key], columns)
+
+    def get_all(
+        self, keys: Sequence[str], columns: Sequence[str] | None = None
+    ) -> list[pl.DataFrame]:
+        """The frames filed under ``keys``, key after key, each in the order filed; only
+        ``columns`` when given. Consecutive ones of one file come as one frame (one conversion
+        rather than one per key: the ranges of a part, read together)."""
         import polars as pl
         import pyarrow as pa
 
         if self.folder is None:
-            frames = self._memory.get(key, [])
+            frames = [frame for key in keys for frame in self._memory.get(key, [])]
             return frames if columns is None else [f.select(columns) for f in frames]
+        runs: list[tuple[Path, list[int]]] = []
+        for key in keys:
+            for path, batches in self._stored.get(key, []):
+                if runs and runs[-1][0] == path:
+                    runs[-1][1].extend(batches)
+                else:
+                    runs.append((path, list(batches)))
         found = []
-        for path, batches in self._stored.get(key, []):
-            reader = self._reader(path)
+        for path, batches in runs:
+            fields = None
+            if columns is not None:
+                names = self._columns[path]
+                fields = tuple(sorted(names.index(c) for c in dict.fromkeys(columns)))
+            reader = self._reader(path, fields)
             table = pa.Table.from_batches([reader.get_batch(i) for i in batches])
             if columns is not None:
                 table = table.select(list(columns))
@@ -919,25 +964,26 @@ class _Frames:
             found.append(frame)
         return found
 
-    def _reader(self, path: Path) -> Any:
+    def _reader(self, path: Path, fields: tuple[int, ...] | None) -> pa.ipc.RecordBatchFileReader:
         import pyarrow as pa
 
-        found = self._open.get(path)
+        found = self._open.get((path, fields))
         if found is not None:
-            self._open.move_to_end(path)
+            self._open.move_to_end((path, fields))
             return found[1]
         if len(self._open) >= _OPEN_FILES:
             _, (source, _) = self._open.popitem(last=False)
             source.close()
         source = pa.OSFile(str(path), "rb")
-        reader = pa.ipc.open_file(source)
-        self._open[path] = (source, reader)
+        options = None if fields is None else pa.ipc.IpcReadOptions(included_fields=list(fields))
+        reader = pa.ipc.open_file(source, options=options)
+        self._open[(path, fields)] = (source, reader)
         return reader
 
     def _forget(self, path: Path) -> None:
-        found = self._open.pop(path, None)
-        if found is not None:
-            found[0].close()
+        for key in [k for k in self._open if k[0] == path]:
+            self._open.pop(key)[0].close()
+        self._columns.pop(path, None)
         path.unlink(missing_ok=True)
 
     def pop(self, key: str) -> list[pl.DataFrame]:

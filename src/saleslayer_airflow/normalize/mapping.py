@@ -1,13 +1,13 @@
 """The connector's mapping applied to batches of records: per table, its contributions and row
 rejects (:class:`~saleslayer_airflow.normalize.contributions.TableChunk`), vectorised.
 
-It computes what the row engine's ``_Splitter`` (tests/oracle/pipeline.py) and
-``mapping.rows.BoundTable`` compute row by row, with the same results in the same order:
+It computes what the row engine's ``_Splitter`` and ``BoundTable`` (tests/oracle/) compute row by
+row, with the same value rules (``mapping.values``) and the same results in the same order:
 
 - a table's ``where`` filters decide which rows feed it; a row a reader could not read is judged
   on the cells it recovered (and fed whatever they say when the filter cannot be evaluated);
 - a fed row with a reader problem is a reject under the reference read from it
-  (``reference_of``); every row with a problem, fed or not, may be an unreadable note of the
+  (``rejected_reference``); every row with a problem, fed or not, may be an unreadable note of the
   table (``hides_references``);
 - a fed row is mapped: reference, then fields in plan order, then links in plan order (the
   variant's product check in its place): the first check that fails is the row's reject;
@@ -22,18 +22,12 @@ records and 19 of files leave the sign bit alone.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from saleslayer_airflow.mapping.columns import MappedColumns
 from saleslayer_airflow.mapping.plan import PARENT_REF, TablePlan
-from saleslayer_airflow.mapping.rows import BoundTable
-from saleslayer_airflow.normalize.cells import (
-    Rule,
-    ValueTable,
-    convert_all,
-    python_values,
-    reference_of,
-    rules_of,
-)
+from saleslayer_airflow.mapping.values import rejected_reference
+from saleslayer_airflow.normalize.cells import Column, Rule, convert_all, python_values, rules_of
 from saleslayer_airflow.normalize.contributions import (
     TableChunk,
     empty_chunk,
@@ -50,6 +44,7 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
+    from saleslayer_airflow.config.formats import Format
     from saleslayer_airflow.readers.batches import BatchReader, SourceBatch
 
 LEVEL_BITS = 10
@@ -65,14 +60,14 @@ def order_base(file: int, record: int) -> int:
     return (file << FILE_SHIFT) | (record << LEVEL_BITS)
 
 
-def _column(batch: SourceBatch, name: str) -> pa.Array | list[Any] | None:
+def _column(batch: SourceBatch, name: str) -> Column:
     found = batch.text.get(name)
     if found is not None:
         return found
     return batch.objects.get(name)
 
 
-def _empty(value: Any) -> bool:
+def _empty(value: object) -> bool:
     return value is None or value is MISSING or value == ""
 
 
@@ -91,14 +86,13 @@ class TableMapper:
         file_index: int,
         table: int = 0,
     ) -> None:
-        # The row engine's table: its header check, its JSON seen-paths bookkeeping and messages.
-        self.bound = BoundTable(plan, columns, file_name)
+        # The header check (MappingError) and the JSON seen-paths bookkeeping, with its message.
+        self.bound = MappedColumns(plan, columns, file_name)
         self.plan = plan
         self.file_name = file_name
         self.file_index = file_index
         self.table = table
-        self.values = ValueTable(plan, file_name)
-        self.ref_rule, self.rules = rules_of(plan, file_name)
+        self.ref_rule, self.rules = rules_of(plan)
         self.ref_column = self.ref_rule.column
         self.fed = 0
         self._items_schema = items_schema(plan)
@@ -106,7 +100,7 @@ class TableMapper:
     # -- which rows feed the table ------------------------------------------------------------
 
     def accepts(self, batch: SourceBatch) -> pl.Series:
-        """Per row, whether it passes the table's ``where`` filters (``BoundTable.accepts``)."""
+        """Per row, whether it passes the table's ``where`` filters (``passes_filter``)."""
         import polars as pl
 
         mask = pl.repeat(True, batch.num_rows, dtype=pl.Boolean, eager=True)
@@ -137,7 +131,7 @@ class TableMapper:
         if cells is None:
             return ""
         raw = cells[position] if isinstance(cells, list) else cells[position].as_py()
-        return reference_of(self.values, raw)
+        return rejected_reference(self.plan, raw)
 
     def note_unreadable(self, batch: SourceBatch, unreadable: Unreadable) -> None:
         """Count the batch's unreadable rows that may hide references of this table, whatever
@@ -185,7 +179,7 @@ class TableMapper:
         keys = bookkeeping if positions is None else bookkeeping.filter(mapped)
         self._note_seen(batch, mapped)
 
-        def cells(name: str | None) -> pa.Array | list[Any] | None:
+        def cells(name: str | None) -> Column:
             found = None if name is None else _column(batch, name)
             if found is None or positions is None:
                 return found
@@ -309,7 +303,7 @@ class TableMapper:
     # -- JSON: mapped paths never seen --------------------------------------------------------
 
     def _note_seen(self, batch: SourceBatch, mapped: pl.Series) -> None:
-        unseen = self.bound._unseen
+        unseen = self.bound.unseen
         if not unseen:
             return
         seen = set()
@@ -332,7 +326,7 @@ class TableMapper:
                 for flag, v in zip(flags, values, strict=True)
             ):
                 seen.add(path)
-        self.bound._unseen = unseen - seen
+        self.bound.unseen = unseen - seen
 
     def finish(self) -> None:
         """At the end of the file: a mapped JSON path found in none of the table's records is
@@ -351,7 +345,7 @@ class FileMapping:
         files_by_table: Mapping[str, tuple[str, ...] | None],
         landed: LandedFile,
         file_index: int,
-        fmt: Any,
+        fmt: Format,
         *,
         unreadable: Sequence[Unreadable] | None = None,
         batch_rows: int = 65_536,
@@ -421,11 +415,25 @@ def map_file(
     files_by_table: Mapping[str, tuple[str, ...] | None],
     landed: LandedFile,
     file_index: int,
-    fmt: Any,
-    **options: Any,
+    fmt: Format,
+    *,
+    unreadable: Sequence[Unreadable] | None = None,
+    batch_rows: int = 65_536,
+    opener: BatchOpener | None = None,
 ) -> FileMapping:
-    """:class:`FileMapping` of ``landed`` (options: ``unreadable``, ``batch_rows``, ``opener``)."""
-    return FileMapping(plans, files_by_table, landed, file_index, fmt, **options)
+    """:class:`FileMapping` of ``landed``: its rows mapped ``batch_rows`` at a time, read by
+    ``opener`` (``readers.batches.open_batches`` when None), its unreadable rows noted in
+    ``unreadable`` (one per plan)."""
+    return FileMapping(
+        plans,
+        files_by_table,
+        landed,
+        file_index,
+        fmt,
+        unreadable=unreadable,
+        batch_rows=batch_rows,
+        opener=opener,
+    )
 
 
 __all__ = ["FileMapping", "TableMapper", "map_file", "order_base"]

@@ -15,7 +15,7 @@ import csv
 import re
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from saleslayer_airflow.normalize.items import Items
 from saleslayer_airflow.validation.completeness import present_forms
@@ -27,6 +27,7 @@ from saleslayer_airflow.validation.outputs import (
 
 if TYPE_CHECKING:
     import polars as pl
+    import pyarrow as pa
 
 _BATCH = 50_000  # the row engine's batch: one Parquet row group, one set of present forms
 _FORMULA = "^[" + re.escape("".join(FORMULA_START)) + "]"
@@ -95,7 +96,7 @@ def write_table(items: Items, tbl: int, path: Path) -> int:
 
 def sorted_rejects(items: Items) -> pl.DataFrame:
     """Every reject in the rejects CSV's order: file, line, table, order made."""
-    return items.rejects().sort(["file", "line", "tbl", "ins"], maintain_order=True)
+    return items.rejects().sort(["_file", "_line", "tbl", "_order"], maintain_order=True)
 
 
 def write_rejects(items: Items, path: Path) -> int:
@@ -105,8 +106,8 @@ def write_rejects(items: Items, path: Path) -> int:
     files = dict(enumerate(items.files))
     tables = {i: t.plan.key for i, t in enumerate(items.tables)}
     frame = sorted_rejects(items).select(
-        _safe(pl.col("file").replace_strict(files, return_dtype=pl.String), "file"),
-        pl.col("line"),
+        _safe(pl.col("_file").replace_strict(files, return_dtype=pl.String), "file"),
+        pl.col("_line"),
         _safe(pl.col("tbl").replace_strict(tables, default="", return_dtype=pl.String), "tbl"),
         *(_safe(pl.col(c), c) for c in ("ref", "col", "val", "reason")),
     )
@@ -151,7 +152,7 @@ def write_rejected_refs(items: Items, tbl: int, path: Path) -> int:
                     forms[ref] = None  # printable ASCII, untrimmed: its only form
                 else:
                     forms.update(dict.fromkeys(present_forms(ref, plan)))
-            column: Any = pa.array(list(forms), type=pa.string())
+            column: pa.Array = pa.array(list(forms), type=pa.string())
             writer.write_table(pa.Table.from_arrays([column], schema=schema))
         if not refs:
             writer.write_table(schema.empty_table())
@@ -185,4 +186,4 @@ def top_reasons(items: Items, limit: int = 5) -> list[tuple[str, int, str]]:
 
 def rows_rejected(items: Items) -> int:
     """Distinct (file, line) among the rejects: the source rows with at least one reject."""
-    return items.rejects().select("file", "line").unique().height
+    return items.rejects().select("_file", "_line").unique().height

@@ -10,7 +10,7 @@ look-alike, never imported) and the same category cycles, rejected in the same o
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from saleslayer_airflow.config.tables import TableKind
 from saleslayer_airflow.mapping.plan import PARENT_REF, LinkPlan
@@ -20,6 +20,7 @@ from saleslayer_airflow.normalize.results import KnownRefs, no_known_refs
 
 if TYPE_CHECKING:
     import numpy as np
+    import numpy.typing as npt
     import polars as pl
 
 __all__ = ["KnownRefs", "ParentCheck", "no_known_refs"]
@@ -64,7 +65,7 @@ class ParentCheck:
                 if plan.kind is TableKind.CATEGORIES and self._cycles(tbl):
                     changed = True
 
-    def _present(self, target_tbl: int) -> np.ndarray[Any, Any]:
+    def _present(self, target_tbl: int) -> npt.NDArray[np.uint64]:
         """Hashes of the target table's kept references, sorted (8 bytes an item: the only
         per-item memory of the check; searched, not put in a hash set)."""
         import numpy as np
@@ -100,8 +101,12 @@ class ParentCheck:
             frame = frame.with_row_index("_pos").filter(pl.col("target").is_not_null())
             if present is not None and present.size and frame.height:
                 hashes = frame.select(pl.col("target").hash(_SEED)).to_series().to_numpy()
-                at = np.minimum(np.searchsorted(present, hashes), present.size - 1)
-                frame = frame.filter(pl.Series(present[at] != hashes))
+                # Searched in order, distinct (np.unique sorts): each search starts where the
+                # last one ended, in the cache, where random ones miss it once the target table
+                # outgrows it (5M variants: 5 s, against 0.2 s for 1M).
+                distinct, back = np.unique(hashes, return_inverse=True)
+                at = np.minimum(np.searchsorted(present, distinct), present.size - 1)
+                frame = frame.filter(pl.Series((present[at] != distinct)[back]))
             if known_refs is not None:
                 frame = frame.filter(~pl.col("target").is_in(known_refs))
             if frame.height:

@@ -42,7 +42,7 @@ def _v2_tables(metadata: Any, items_name: str, batches_name: str) -> dict[str, A
             sa.Column("account", sa.String(64), primary_key=True),
             sa.Column("connector_id", sa.String(200), primary_key=True),
             sa.Column("table_name", sa.String(200), primary_key=True),
-            # 512 = mapping.rows.MAX_REFERENCE_LENGTH: longer references are rejected by the split.
+            # 512 = mapping.values.MAX_REFERENCE_LENGTH: the split rejects longer references.
             sa.Column("reference", sa.String(512), primary_key=True),
             sa.Column("content_hash", sa.String(64), nullable=False),
             # The fields last applied (JSON), so a dry run can show which fields would change.
