@@ -53,10 +53,13 @@ def _arrow_safe(text: str) -> str:
 
 
 def _expected(row: SourceRow, columns: Sequence[str] | None, name: str) -> Any:
-    if columns is None:
-        return lookup(row.cells, name)
+    cells = row.cells
+    if isinstance(cells, dict):
+        assert columns is None
+        return lookup(cells, name)
+    assert columns is not None
     index = columns.index(name)  # the first position, as mapping.columns reads it
-    return row.cells[index] if index < len(row.cells) else None
+    return cells[index] if index < len(cells) else None
 
 
 def check(

@@ -39,10 +39,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from saleslayer_airflow.config.formats import CsvFormat, JsonFormat, JsonLinesFormat, XlsxFormat
 from saleslayer_airflow.readers.json import MISSING, lookup
-from saleslayer_airflow.readers.records import BAD_TEXT, RecordReader, SourceRow, show_bad_text
+from saleslayer_airflow.readers.records import (
+    BAD_TEXT,
+    Cells,
+    RecordReader,
+    RowProblem,
+    SourceRow,
+    show_bad_text,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+#: one column's value of a record's cells: text, a JSON value, or MISSING
+Getter = Callable[[Cells], object]
 
 
 @dataclass(frozen=True)
@@ -104,12 +114,21 @@ def storable(text: str) -> str:
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def _text_array(values: list[Any]) -> pa.Array | None:
+def text_array(values: Sequence[object]) -> pa.Array | None:
     """An Arrow string array of ``values`` (no value -> null), or None when some value is not
     text, or is text Arrow cannot hold (a lone surrogate: an undecodable byte, or a JSON
     ``"\\ud800"``)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
+    try:
+        # Arrow's own conversion refuses every value that is not str or None (no value here is
+        # ever bytes): the common case, all text, without a Python step per value
+        array = pa.array(values, pa.string())
+    except (TypeError, UnicodeEncodeError, pa.ArrowException):
+        pass  # MISSING, a JSON number or object, a lone surrogate: value by value
+    else:
+        return pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
     texts: list[str | None] = []
     for value in values:
         if isinstance(value, str):
@@ -124,12 +143,16 @@ def _text_array(values: list[Any]) -> pa.Array | None:
         return None
 
 
-def _problem_arrays(rows: Sequence[SourceRow]) -> list[pa.Array]:
+def problem_arrays(problems: Sequence[RowProblem | None], count: int) -> list[pa.Array]:
+    """The ``problem_*`` arrays of ``count`` records: code, reason, column, value (null where
+    the record has no problem; ``problems`` may be empty when none has one)."""
     import pyarrow as pa
 
+    if not any(p is not None for p in problems):
+        none = pa.nulls(count, pa.string())
+        return [none, none, none, none]
     fields: list[list[str | None]] = [[], [], [], []]
-    for row in rows:
-        problem = row.problem
+    for problem in problems:
         if problem is None:
             for values in fields:
                 values.append(None)
@@ -153,7 +176,7 @@ def rows_to_batch(
     *,
     file: int,
     first_record: int,
-    getters: dict[str, Callable[[Any], Any]],
+    getters: dict[str, Getter],
     records: bool,
 ) -> SourceBatch:
     """A :class:`SourceBatch` of ``rows`` (consecutive records of a reader), one column per
@@ -165,14 +188,14 @@ def rows_to_batch(
     present: dict[str, pa.Array] = {}
     for name, get in getters.items():
         values = [get(row.cells) for row in rows]
-        array = _text_array(values)
+        array = text_array(values)
         if array is None:
             objects[name] = values
         else:
             text[name] = array
         if records:
             present[name] = pa.array([v is not MISSING for v in values], pa.bool_())
-    code, reason, column, value = _problem_arrays(rows)
+    code, reason, column, value = problem_arrays([row.problem for row in rows], len(rows))
     return SourceBatch(
         file=file,
         first_record=first_record,
@@ -187,16 +210,17 @@ def rows_to_batch(
     )
 
 
-def _position_getter(index: int) -> Callable[[Any], Any]:
-    def get(cells: Any) -> Any:
-        # a short record (field_count) has no value for the missing cells
-        return cells[index] if index < len(cells) else None
+def _position_getter(index: int) -> Getter:
+    def get(cells: Cells) -> object:
+        # a short record (field_count) has no value for the missing cells; a JSON object is
+        # never read by position
+        return cells[index] if isinstance(cells, list) and index < len(cells) else None
 
     return get
 
 
-def _path_getter(path: str) -> Callable[[Any], Any]:
-    def get(record: Any) -> Any:
+def _path_getter(path: str) -> Getter:
+    def get(record: Cells) -> object:
         return lookup(record, path) if isinstance(record, dict) else MISSING
 
     return get
@@ -246,7 +270,7 @@ class RowBatchReader:
     def columns(self) -> Sequence[str] | None:
         return self._reader.columns
 
-    def _getters(self, rows: Sequence[SourceRow]) -> tuple[dict[str, Callable[[Any], Any]], bool]:
+    def _getters(self, rows: Sequence[SourceRow]) -> tuple[dict[str, Getter], bool]:
         columns = self._reader.columns
         if columns is not None:
             positions = tabular_positions(columns, self._wanted)
@@ -296,7 +320,10 @@ def open_batches(
     """The landed file ``path`` (shown as ``name``; index ``file`` in the run) as batches.
 
     CSV takes an Arrow fast path when the file is proven to read exactly as the csv module reads
-    it (:mod:`saleslayer_airflow.readers.csv_arrow`); every other case adapts the record readers.
+    it (:mod:`saleslayer_airflow.readers.csv_arrow`), JSON Lines (with ``wanted`` paths) for
+    each block proven to read as ``json.loads`` reads its lines
+    (:mod:`saleslayer_airflow.readers.jsonl_arrow`); every other case adapts the record readers
+    (JSON documents; XLSX, where openpyxl itself takes most of the time).
     The file stays open until the batches are read to the end (or ``close()``). A file that
     cannot be read at all raises :class:`SourceFileError` here.
     """
@@ -304,6 +331,10 @@ def open_batches(
         from saleslayer_airflow.readers.csv_arrow import CsvBatchReader
 
         return CsvBatchReader(path, fmt, name, file=file, wanted=wanted, batch_rows=batch_rows)
+    if isinstance(fmt, JsonLinesFormat) and wanted is not None:
+        from saleslayer_airflow.readers.jsonl_arrow import JsonLinesBatchReader
+
+        return JsonLinesBatchReader(path, name, file=file, wanted=wanted, batch_rows=batch_rows)
     from saleslayer_airflow.readers import open_reader
 
     raw = path.open("rb")

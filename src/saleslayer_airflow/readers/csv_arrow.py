@@ -35,7 +35,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from saleslayer_airflow.config.formats import CsvFormat
 from saleslayer_airflow.readers.batches import (
@@ -48,12 +48,16 @@ from saleslayer_airflow.readers.csv import FIELD_SIZE_LIMIT, CsvReader
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
+    from io import BufferedReader
 
     import numpy as np
     import numpy.typing as npt
     import pyarrow as pa
 
     Ints = npt.NDArray[np.int64]
+    #: a stretch's raw bytes as numbers, and a mask over them
+    Bytes = npt.NDArray[np.uint8]
+    Mask = npt.NDArray[np.bool_]
 
 #: Bytes read (and scanned) at a time; a record longer than this is read over several blocks.
 BLOCK_BYTES = 1 << 20
@@ -65,15 +69,16 @@ _LF, _CR = 10, 13
 _SCRATCH = threading.local()
 
 
-def _equal(data: Any, byte: int) -> Any:
+def _equal(data: Bytes, byte: int) -> Mask:
     """``data == byte`` into a per-thread reusable mask: a fresh array per call costs more in
     page faults than the comparison (the allocator hands big blocks back to the system)."""
     import numpy as np
 
-    mask = getattr(_SCRATCH, "mask", None)
+    mask: Mask | None = getattr(_SCRATCH, "mask", None)
     if mask is None or len(mask) < len(data):
         mask = _SCRATCH.mask = np.empty(max(len(data), BLOCK_BYTES + (1 << 16)), dtype=bool)
-    return np.equal(data, byte, out=mask[: len(data)])
+    out: Mask = np.equal(data, byte, out=mask[: len(data)])
+    return out
 
 
 class _NotProven(Exception):
@@ -94,7 +99,7 @@ class _Scan:
     lines: Ints
 
 
-def _line_breaks(data: Any, final: bool, has_cr: bool) -> tuple[Ints, int]:
+def _line_breaks(data: Bytes, final: bool, has_cr: bool) -> tuple[Ints, int]:
     """The positions of the line breaks' last bytes in ``data`` (a uint8 array), and how many
     bytes could be judged: a ``\\r`` at the end of a non-final stretch may be half of ``\\r\\n``."""
     import numpy as np
@@ -113,7 +118,7 @@ def _line_breaks(data: Any, final: bool, has_cr: bool) -> tuple[Ints, int]:
     return breaks, m
 
 
-def _check_quotes(data: Any, quotes: Ints, m: int, final: bool, delimiter: int) -> None:
+def _check_quotes(data: Bytes, quotes: Ints, m: int, final: bool, delimiter: int) -> None:
     """Every quote structural (see the module's docstring), else :class:`_NotProven`."""
     import numpy as np
 
@@ -136,7 +141,7 @@ def _check_quotes(data: Any, quotes: Ints, m: int, final: bool, delimiter: int) 
         raise _NotProven("a quoted value is never closed")
 
 
-def scan_records(data: Any, delimiter: int, quote: int, final: bool, has_cr: bool) -> _Scan:
+def scan_records(data: Bytes, delimiter: int, quote: int, final: bool, has_cr: bool) -> _Scan:
     """The complete records of ``data`` (uint8; starts at a record boundary, quotes even).
 
     ``final``: ``data`` runs to the end of the file (a last record needs no line break).
@@ -451,7 +456,7 @@ class CsvBatchReader:
         return table, breaks
 
 
-def _valid_utf8(data: Any) -> bool:
+def _valid_utf8(data: bytes | memoryview) -> bool:
     """Arrow's UTF-8 check (the rules of Python's strict decoder: no surrogates, no overlong
     forms), many times faster than decoding."""
     import numpy as np
@@ -466,7 +471,7 @@ def _valid_utf8(data: Any) -> bool:
     return True
 
 
-def _count_breaks(data: Any, has_cr: bool) -> tuple[int, int, int]:
+def _count_breaks(data: Bytes, has_cr: bool) -> tuple[int, int, int]:
     """Line breaks in ``data`` (whole lines), and its \\n and \\r bytes."""
     import numpy as np
 
@@ -499,7 +504,7 @@ class _Stretches:
     """The file's records after the header, a stretch (about a block) at a time, each proven
     before it is handed out. ``offset``: where the next stretch starts."""
 
-    def __init__(self, fmt: CsvFormat, raw: Any, start: int) -> None:
+    def __init__(self, fmt: CsvFormat, raw: BufferedReader, start: int) -> None:
         self._raw = raw
         self._delimiter = ord(fmt.delimiter)
         self._quote = ord(fmt.quotechar)

@@ -255,12 +255,22 @@ class JsonLinesReader:
 
     columns: Sequence[str] | None = None
 
-    def __init__(self, raw: BinaryIO, name: str) -> None:
+    def __init__(
+        self, raw: BinaryIO, name: str, *, first_line: int = 1, skip_bom: bool = True
+    ) -> None:
+        """``first_line``/``skip_bom``: ``raw`` is a stretch of whole lines of a file starting
+        at that line (the Arrow reader's blocks), not the file's start."""
         self.name = name
-        self._text = _text(raw)
+        self._first_line = first_line
+        if skip_bom:
+            self._text = _text(raw)
+        else:
+            self._text = io.TextIOWrapper(
+                raw, encoding="utf-8", errors="surrogateescape", newline=""
+            )
 
     def __iter__(self) -> Iterator[SourceRow]:
-        for line, text in enumerate(self._text, start=1):
+        for line, text in enumerate(self._text, start=self._first_line):
             if not text.strip():
                 continue
             problem = _bad_record(text)

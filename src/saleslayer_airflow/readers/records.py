@@ -22,6 +22,10 @@ class RowProblem:
     code: str = "unreadable"
 
 
+#: a record's cells: text by column position (CSV, XLSX), or a JSON object
+Cells = list[str] | dict[str, Any]
+
+
 @dataclass(slots=True)
 class SourceRow:
     """One record of a landed file.
@@ -31,7 +35,7 @@ class SourceRow:
     """
 
     line: int
-    cells: Any
+    cells: Cells
     problem: RowProblem | None = None
 
 
