@@ -6,11 +6,13 @@ The content hash is :func:`saleslayer_airflow.state.delta.content_hash` of the f
 stored by earlier versions keep matching: an upgrade resends nothing). Its canonical JSON is
 built on columns: one ``"<field>":<token>`` fragment per field column (null when the value is
 empty: empty values hash like absent fields), joined in field-name order; only the rare values
-JSON must escape (quotes, backslashes, control characters), the distinct exact numbers and the
-column types without a columnar rule go through Python's ``json``. Then one sha256 per row.
+JSON escapes otherwise than with a backslash (control characters; in lists, quotes and
+backslashes too), the distinct exact numbers and the column types without a columnar rule go
+through Python's ``json``. Then one sha256 per row, on the texts' bytes.
 
-A table is read twice: once for its references and hashes (joined with the state of the
-connector's table, loaded in one query), once for the rows to send, in file order, skipping the
+A table is read twice: once for its references and hashes (joined with what the delta needs of
+the state of the connector's table, :meth:`StateStore.decision_states`, compared with the hex of
+the digests), once for the rows to send, in file order, skipping the
 row groups that have none. The decisions follow :func:`~saleslayer_airflow.state.delta.decide`
 and the pipeline's resume rule (items acknowledged by an earlier attempt of the same run).
 """
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from saleslayer_airflow.numbers import ExactNumber, staged_number
 from saleslayer_airflow.push.items import StagedItems, StagedLayout
 from saleslayer_airflow.state.delta import Decision
-from saleslayer_airflow.state.store import ItemState, StateStore, naive_utc
+from saleslayer_airflow.state.store import ItemState, StateStore
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,6 +44,10 @@ SENT = {CREATE: Decision.CREATE, UPDATE: Decision.UPDATE}
 READ_BATCH = 50_000
 #: What JSON escapes in a string (ensure_ascii=False): the rows holding one are encoded by json.
 _ESCAPED = r'[\x00-\x1f"\\]'
+#: The characters JSON escapes otherwise than with a backslash before them.
+_CONTROL = r"[\x00-\x1f]"
+#: Bytes of a sha256 digest.
+_DIGEST_SIZE = 32
 
 
 def _dumps(value: Any) -> str:
@@ -72,14 +78,20 @@ def _string_tokens(series: pl.Series) -> pl.Series:
     """JSON string tokens of a string column; null where the value is empty."""
     import polars as pl
 
-    quoted = pl.concat_str([pl.lit('"'), series, pl.lit('"')]).alias(series.name)
+    body = series
+    if series.str.contains(r'["\\]').any():
+        # Quotes and backslashes escape as json does (a backslash before them), on the column;
+        # only control characters (rare, and escaped in several ways) are left to json.
+        body = series.str.replace_all("\\", "\\\\", literal=True).str.replace_all(
+            '"', '\\"', literal=True
+        )
+    quoted = pl.concat_str([pl.lit('"'), body, pl.lit('"')]).alias(series.name)
     tokens = pl.select(
         pl.when(series.is_null() | (series == ""))
         .then(pl.lit(None, dtype=pl.String))
         .otherwise(quoted)
     ).to_series()
-    escaped = series.str.contains(_ESCAPED).fill_null(value=False)
-    positions = escaped.arg_true()
+    positions = series.str.contains(_CONTROL).fill_null(value=False).arg_true()
     if len(positions):
         values = series.gather(positions).to_list()
         tokens = tokens.scatter(positions, [_dumps(value) for value in values])
@@ -153,13 +165,18 @@ def _tokens(series: pl.Series, *, number: bool) -> pl.Series:
 def canonical_texts(batch: Any, layout: StagedLayout) -> list[str]:
     """The canonical JSON that :func:`content_hash` hashes, for each row of an Arrow record
     batch (or table) of a staged file."""
+    return _canonical_series(batch, layout).to_list()
+
+
+def _canonical_series(batch: Any, layout: StagedLayout) -> pl.Series:
+    """:func:`canonical_texts` as a string column."""
     import polars as pl
 
     targets = list(layout.names.values())
     if len(set(targets)) != len(targets):
         # Two columns feed one field (the later wins, as read_items builds the dict): rare
         # enough to take row by row.
-        return _canonical_rows(batch, layout)
+        return pl.Series(_canonical_rows(batch, layout), dtype=pl.String)
     frame = pl.from_arrow(batch)
     assert isinstance(frame, pl.DataFrame)
     fragments = [
@@ -169,10 +186,9 @@ def canonical_texts(batch: Any, layout: StagedLayout) -> list[str]:
         for column, name in sorted(layout.names.items(), key=lambda pair: pair[1])
     ]
     if not fragments:
-        return ["{}"] * batch.num_rows
+        return pl.Series(["{}"] * batch.num_rows, dtype=pl.String)
     body = pl.concat_str(fragments, separator=",", ignore_nulls=True)
-    texts = pl.select(pl.concat_str([pl.lit("{"), body.fill_null(""), pl.lit("}")])).to_series()
-    return texts.to_list()
+    return pl.select(pl.concat_str([pl.lit("{"), body.fill_null(""), pl.lit("}")])).to_series()
 
 
 def _canonical_rows(batch: Any, layout: StagedLayout) -> list[str]:
@@ -190,15 +206,33 @@ def _canonical_rows(batch: Any, layout: StagedLayout) -> list[str]:
     return texts
 
 
+def digest_column(batch: Any, layout: StagedLayout) -> pl.Series:
+    """The sha256 digest of each row's content, as a binary column (``content_hash`` is its
+    hex form). The canonical texts are read as bytes, never as Python strings (no decoding
+    and encoding again per row); the digests go back to a column in one buffer."""
+    import numpy as np
+    import polars as pl
+    import pyarrow as pa
+
+    texts = _canonical_series(batch, layout).cast(pl.Binary).to_list()
+    sha256 = hashlib.sha256
+    # A list comprehension: faster here than map() with a methodcaller (Python 3.11).
+    digests = b"".join([sha256(text).digest() for text in texts])
+    offsets = np.arange(0, _DIGEST_SIZE * (len(texts) + 1), _DIGEST_SIZE, dtype=np.int64)
+    array = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(texts), [None, pa.py_buffer(offsets), pa.py_buffer(digests)]
+    )
+    return pl.Series("digest", array, dtype=pl.Binary)
+
+
 def content_digests(batch: Any, layout: StagedLayout) -> list[bytes]:
     """The sha256 digest of each row's content (``content_hash`` is its hex form)."""
-    sha256 = hashlib.sha256
-    return [sha256(text.encode("utf-8")).digest() for text in canonical_texts(batch, layout)]
+    return digest_column(batch, layout).to_list()
 
 
 @dataclass
 class Decided:
-    """Every row of a staged table decided: its code and digest, in file order."""
+    """Every row of a staged table decided: its code and digest (hex), in file order."""
 
     codes: np.ndarray
     digests: pl.Series
@@ -215,7 +249,7 @@ def _hashed(staged: StagedItems) -> pl.DataFrame:
         columns = ["reference", *layout.names]
         for batch in parquet.iter_batches(batch_size=READ_BATCH, columns=columns):
             references = pl.Series("reference", batch.column(0)).cast(pl.String)
-            digests = pl.Series("digest", content_digests(batch, layout), dtype=pl.Binary)
+            digests = digest_column(batch, layout)
             parts.append(pl.DataFrame([references, digests]))
     if not parts:
         return pl.DataFrame(schema={"reference": pl.String, "digest": pl.Binary})
@@ -228,25 +262,19 @@ def decide_staged(staged: StagedItems, store: StateStore, options: PushOptions) 
     of this run acknowledged (``APPLIED``, not counted again)."""
     import polars as pl
 
-    rows = _hashed(staged)
-    state = store.item_states(options.connector_id, options.table, binary_hashes=True)
-    state = state.select(
-        "reference",
-        pl.col("content_hash").alias("previous_digest"),
-        "export_date",
-        "deleted",
-        "run_id",
-    )
+    rows = _hashed(staged).with_columns(pl.col("digest").bin.encode("hex"))
+    state = store.decision_states(
+        options.connector_id, options.table, export_date=options.export_date, run_id=options.run_id
+    ).rename({"content_hash": "previous_digest"})
     joined = rows.join(state, on="reference", how="left", maintain_order="left")
-    export_date = naive_utc(options.export_date)
-    exists = pl.col("export_date").is_not_null()
+    exists = pl.col("newer").is_not_null()
     same = (pl.col("previous_digest") == pl.col("digest")).fill_null(value=False)
     applied = pl.lit(value=False)
     if not options.dry_run:
-        applied = exists & (pl.col("run_id") == options.run_id).fill_null(value=False) & same
+        applied = exists & pl.col("this_run").fill_null(value=False) & same
     stale = pl.lit(value=False)
     if not options.apply_older_exports:
-        stale = (pl.col("export_date") > export_date).fill_null(value=False)
+        stale = pl.col("newer").fill_null(value=False)
     unchanged = pl.lit(value=False) if options.overwrite else same
     code = (
         pl.when(applied)
@@ -311,26 +339,29 @@ def spans(
                     if len(positions) < batch.num_rows:
                         batch = batch.filter(pa.array(mask))
                     # Read a column at a time (StagedLayout.batch_fields), not a dict per row.
-                    references = batch.column(0).to_pylist()
+                    column = batch.column(0)
+                    references = column.to_pylist()
+                    if not pa.types.is_string(column.type):
+                        references = [str(reference) for reference in references]
                     fields = layout.batch_fields(batch)
-                    items = [
-                        OutgoingItem(str(reference), item_fields)
-                        for reference, item_fields in zip(references, fields, strict=True)
-                    ]
+                    items = list(map(OutgoingItem, references, fields))
                 previous = _previous_states(items, positions + start, decided, store, options)
                 codes = decided.codes[start:end]
-                digests = decided.digests.gather(positions + start).bin.encode("hex").to_list()
+                digests = decided.digests.gather(positions + start).to_list()
                 # Plain Python ints: indexing numpy arrays per item costs more than the rest.
                 sent_codes = codes[positions].tolist()
-                yield Span(
-                    codes,
-                    [
+                rows = zip(positions.tolist(), items, sent_codes, digests, strict=True)
+                if previous:
+                    sends = [
                         (position, item, SENT[code], digest, previous.get(item.reference))
-                        for position, item, code, digest in zip(
-                            positions.tolist(), items, sent_codes, digests, strict=True
-                        )
-                    ],
-                )
+                        for position, item, code, digest in rows
+                    ]
+                else:  # the usual case, and every item of a first import
+                    sends = [
+                        (position, item, SENT[code], digest, None)
+                        for position, item, code, digest in rows
+                    ]
+                yield Span(codes, sends)
                 start = end
 
 
@@ -343,17 +374,16 @@ def _previous_states(
 ) -> dict[str, ItemState]:
     """The previous state (content included) of the items whose outcome needs it: a dry run's
     sample, and updates that send an empty field (the cleared count)."""
+    import numpy as np
+
+    # Chosen on the columns first: a new item (every item of a first import) is never looked at.
+    candidates = decided.has_previous[rows]
+    if not options.dry_run:
+        candidates &= decided.codes[rows] == UPDATE
     wanted = [
-        item.reference
-        for item, row in zip(items, rows, strict=True)
-        if decided.has_previous[row]
-        and (
-            options.dry_run
-            or (
-                decided.codes[row] == UPDATE
-                and any(_is_empty(value) for value in item.fields.values())
-            )
-        )
+        items[index].reference
+        for index in np.flatnonzero(candidates).tolist()
+        if options.dry_run or any(_is_empty(value) for value in items[index].fields.values())
     ]
     if not wanted:
         return {}

@@ -21,6 +21,7 @@ Rows written before accounts were kept carry :data:`LEGACY_ACCOUNT`; see :meth:`
 from __future__ import annotations
 
 import json
+import operator
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -133,6 +134,10 @@ def _content_encoder() -> Any:
 _CONTENT_JSON = _content_encoder()
 
 
+#: The reference of an item row (see _item_rows).
+_by_reference = operator.itemgetter(_ITEM_COLUMNS.index("reference"))
+
+
 def _sqlite_time(value: datetime) -> str:
     # How SQLAlchemy's DateTime stores a time in SQLite: read back by it and by item_states.
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -153,15 +158,13 @@ def _item_rows(
     now: Any = naive_utc(datetime.now(UTC))
     if sqlite:
         now = _sqlite_time(now)
-    times: dict[datetime, Any] = {}
-
-    def when(value: datetime) -> Any:
-        # An export date is shared by a whole batch: converted once.
-        if value not in times:
-            naive = naive_utc(value)
-            times[value] = _sqlite_time(naive) if sqlite else naive
-        return times[value]
-
+    items = list(applied)
+    # An export date is shared by a whole batch: each converted once, looked up in C per item.
+    times = {
+        value: _sqlite_time(naive_utc(value)) if sqlite else naive_utc(value)
+        for value in {item.export_date for item in items}
+    }
+    encode = _CONTENT_JSON
     rows = {
         item.reference: (
             account,
@@ -169,16 +172,86 @@ def _item_rows(
             table,
             item.reference,
             item.content_hash,
-            None if item.content is None else _CONTENT_JSON(item.content),
+            None if item.content is None else encode(item.content),
             item.saleslayer_id,
-            when(item.export_date),
+            times[item.export_date],
             item.deleted,
             run_id,
             now,
         )
-        for item in applied
+        for item in items
     }
-    return [rows[reference] for reference in sorted(rows)]
+    return sorted(rows.values(), key=_by_reference)
+
+
+#: Added to the flags of a row (see :func:`_sqlite_states_query`): always two digits.
+_FLAG_BASE = 10
+#: Characters of a sha256's hex digest.
+_HASH_LENGTH = 64
+#: The stored hashes decision_states gives (others are null: never a sha256's hex).
+_HASH_TEXT = f"^[\x01-\x7f]{{{_HASH_LENGTH}}}$"
+#: Separates the rows of a chunk of :meth:`StateStore.decision_states` (SQLite).
+_ROW_SEPARATOR = "\x1e"
+
+
+def _sqlite_states_query(table: str, *, first: bool, rows: bool = False) -> str:
+    """The next :data:`_STREAM` items of a connector's table, by reference, from ``:after``
+    on, as one text (``rows``: as rows): per item its flags, its hash when 64 ASCII characters
+    (none otherwise: the text is cut at fixed widths), and its reference; with ``count(*)``
+    and ``max(reference)``, where the next chunk starts."""
+    # 64 characters in 64 bytes: ASCII, and no NUL (length() of a text stops at one).
+    hashed = (
+        f"length(content_hash) = {_HASH_LENGTH}"
+        f" AND length(CAST(content_hash AS BLOB)) = {_HASH_LENGTH}"
+    )
+    flags = (
+        f"{_FLAG_BASE} + (export_date > :export_date) + 2 * deleted + 4 * (run_id = :run_id)"
+        f" + 8 * ({hashed})"
+    )
+    chunk = (
+        f"SELECT reference, {flags} AS flags,"
+        f" CASE WHEN {hashed} THEN content_hash ELSE '' END AS hash"
+        f" FROM {table} WHERE account = :account AND connector_id = :connector_id"
+        f" AND table_name = :table_name AND reference {'>=' if first else '>'} :after"
+        f" ORDER BY reference LIMIT {_STREAM}"
+    )
+    if rows:
+        return f"SELECT reference, hash, flags FROM ({chunk})"
+    return (
+        "SELECT count(*), max(reference),"
+        f" group_concat(flags || hash || reference, char({ord(_ROW_SEPARATOR)})) FROM ({chunk})"
+    )
+
+
+def _states_columns(flags: pl.Expr, digest: pl.Expr, reference: pl.Expr) -> list[pl.Expr]:
+    """The columns of :meth:`StateStore.decision_states` from a chunk's flags, hash ("" when
+    not 64 ASCII characters) and reference. The hash stays text: the delta compares it with the
+    hex of its digests (encoding those costs a tenth of decoding these and checking them)."""
+    import polars as pl
+
+    return [
+        reference.alias("reference"),
+        pl.when(digest != "").then(digest).alias("content_hash"),
+        ((flags & 1) != 0).alias("newer"),
+        ((flags & 2) != 0).alias("deleted"),
+        ((flags & 4) != 0).alias("this_run"),
+    ]
+
+
+def _parse_states(text: str, count: int) -> pl.DataFrame | None:
+    """A chunk of :func:`_sqlite_states_query` as columns; None when it does not split into
+    ``count`` rows (a reference holds the separator)."""
+    import polars as pl
+
+    rows = pl.Series("row", [text]).str.split(_ROW_SEPARATOR).explode()
+    if len(rows) != count:
+        return None
+    row = pl.col("row")
+    flags = row.str.slice(0, 2).cast(pl.Int64) - _FLAG_BASE
+    hashed = (flags & 8) != 0
+    digest = pl.when(hashed).then(row.str.slice(2, _HASH_LENGTH)).otherwise(pl.lit(""))
+    reference = pl.when(hashed).then(row.str.slice(2 + _HASH_LENGTH)).otherwise(row.str.slice(2))
+    return rows.to_frame().select(*_states_columns(flags, digest, reference))
 
 
 def default_url() -> str:
@@ -380,6 +453,79 @@ class StateStore:
                 empty.with_columns(pl.col("content_hash").cast(pl.Binary))
                 if binary_hashes
                 else empty
+            )
+        return pl.concat(frames)
+
+    def decision_states(
+        self, connector_id: str, table: str, *, export_date: datetime, run_id: str
+    ) -> pl.DataFrame:
+        """What the delta needs of every item of the connector's ``table`` in this account, as
+        columns: ``reference``, ``content_hash`` (as stored; null unless 64 ASCII characters
+        other than NUL: anything else cannot be a sha256's hex), ``newer`` (applied from an
+        export dated after ``export_date``), ``deleted``, ``this_run`` (last written by
+        ``run_id``).
+
+        The same values as :meth:`item_states` gives, compared here. On SQLite, the rows come
+        :data:`_STREAM` at a time as one text each (``group_concat``, in reference order): a
+        Python object per row, let alone a tuple of six, costs more than the query itself.
+        """
+        import polars as pl
+
+        if self.engine.dialect.name != "sqlite":
+            states = self.item_states(connector_id, table)
+            return states.select(
+                "reference",
+                pl.when(pl.col("content_hash").str.contains(_HASH_TEXT))
+                .then(pl.col("content_hash"))
+                .alias("content_hash"),
+                (pl.col("export_date") > naive_utc(export_date)).alias("newer"),
+                "deleted",
+                (pl.col("run_id") == run_id).alias("this_run"),
+            )
+        frames = []
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            after, first = "", True
+            while True:
+                values = {
+                    "account": self.account,
+                    "connector_id": connector_id,
+                    "table_name": table,
+                    "after": after,
+                    "export_date": _sqlite_time(naive_utc(export_date)),
+                    "run_id": run_id,
+                }
+                name = self._tables["items"].name
+                cursor.execute(_sqlite_states_query(name, first=first), values)
+                count, last, text = cursor.fetchone()
+                if not count:
+                    break
+                frame = _parse_states(text, count)
+                if frame is None:  # a reference holds the separator: this chunk as tuples
+                    cursor.execute(_sqlite_states_query(name, first=first, rows=True), values)
+                    rows = cursor.fetchall()
+                    frame = pl.DataFrame(
+                        rows, schema=["reference", "hash", "flags"], orient="row"
+                    ).select(
+                        *_states_columns(
+                            pl.col("flags") - _FLAG_BASE, pl.col("hash"), pl.col("reference")
+                        )
+                    )
+                frames.append(frame)
+                after, first = last, False
+            cursor.close()
+        finally:
+            connection.close()
+        if not frames:
+            return pl.DataFrame(
+                schema={
+                    "reference": pl.String,
+                    "content_hash": pl.String,
+                    "newer": pl.Boolean,
+                    "deleted": pl.Boolean,
+                    "this_run": pl.Boolean,
+                }
             )
         return pl.concat(frames)
 
