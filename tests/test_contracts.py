@@ -12,8 +12,13 @@ from saleslayer_airflow.contracts import (
     SPLIT_TASK,
     ContractError,
     FetchResult,
+    PushCounts,
+    PushStatus,
     SplitSummary,
     StagedTable,
+    TableCounts,
+    TablePushResult,
+    push_task_id,
 )
 from saleslayer_airflow.exceptions import TerminalError
 
@@ -102,3 +107,60 @@ def test_contracts_are_frozen() -> None:
     staged = StagedTable.model_validate(OLD_SPLIT["tables"]["products"])  # type: ignore[index]
     with pytest.raises(ValueError, match="frozen"):
         staged.rows_out = 5  # type: ignore[misc]
+
+
+#: A push task's XCom as the release before one push-result type wrote it (TableCounts.as_dict()
+#: plus status and table; ``deleted`` left out when the connector does not delete).
+OLD_PUSH = {
+    "items": 7,
+    "created": 2,
+    "updated": 1,
+    "unchanged": 3,
+    "stale": 0,
+    "skipped": 0,
+    "failed": 1,
+    "refused": 1,
+    "refusals": [{"reference": "P9", "reason": "category 12 was deleted"}],
+    "cleared": 4,
+    "batches_sent": 2,
+    "batches_resumed": 0,
+    "sample": [],
+    "status": "pushed",
+    "table": "products",
+}
+
+
+def test_a_push_result_written_before_is_read() -> None:
+    pushed = TablePushResult.from_xcom(OLD_PUSH, task_id=push_task_id("products"))
+    assert pushed.status is PushStatus.PUSHED and pushed.deleted is None
+    assert pushed.refusals[0]["reason"] == "category 12 was deleted"
+    assert pushed.counts() == {k: v for k, v in OLD_PUSH.items() if isinstance(v, int)}
+    failed = TablePushResult.from_xcom(
+        OLD_PUSH | {"status": "failed", "error": "boom", "deleted": 5}, task_id="push_products"
+    )
+    assert (failed.error, failed.deleted) == ("boom", 5)
+
+
+def test_push_counts_are_declared_once_and_built_into_the_result() -> None:
+    counted = set(PushCounts.model_fields)
+    assert counted <= set(TableCounts.model_fields) == counted
+    assert set(TablePushResult.model_fields) - counted == {
+        "version", "table", "status", "error", "deletions", "deletions_reason",
+    }  # fmt: skip
+
+    counts = TableCounts()
+    counts.items += 3
+    counts.created += 2
+    counts.unchanged += 1
+    counts.refusals += ({"reference": "P1", "reason": "no"},)
+    counts.check_balanced("products")
+    result = counts.result("products", PushStatus.DRY_RUN, deletions="refused")
+
+    assert result.model_dump(include=counted) == counts.model_dump()
+    assert (result.table, result.status, result.deletions) == ("products", "dry run", "refused")
+    again = TablePushResult.from_xcom(json.loads(json.dumps(result.to_xcom())), task_id="p")
+    assert again == result
+    with pytest.raises(ValueError, match="frozen"):
+        result.created = 5  # type: ignore[misc]
+    # The counts as plain data leave ``deleted`` out when the connector does not delete.
+    assert counts.as_dict()["created"] == 2 and "deleted" not in counts.as_dict()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -33,6 +33,17 @@ def push_task_id(table: str) -> str:
     return f"push_{table}"
 
 
+class StageLog(Protocol):
+    """What a stage logs through: the task's logger (``self.log`` of an operator) or any
+    :class:`logging.Logger`; messages take %-style arguments."""
+
+    def info(self, msg: str, /, *args: object) -> object: ...
+
+    def warning(self, msg: str, /, *args: object) -> object: ...
+
+    def error(self, msg: str, /, *args: object) -> object: ...
+
+
 class ContractError(TerminalError):
     """A stage's XCom is missing or is not what the next stage reads: the upstream task did not
     run (or ran a version that wrote another shape). Retrying cannot help."""
@@ -48,7 +59,7 @@ class _Contract(BaseModel):
         return self.model_dump(mode="json")
 
     @classmethod
-    def from_xcom(cls, value: Any, *, task_id: str) -> Self:
+    def from_xcom(cls, value: object, *, task_id: str) -> Self:
         """Read the XCom ``value`` of ``task_id``; :class:`ContractError` names what is wrong."""
         if not value:
             raise ContractError(
@@ -140,13 +151,19 @@ class PushStatus(StrEnum):
     NOTHING_TO_PUSH = "nothing to push"
 
 
-class TablePushResult(_Contract):
-    """What one table's push did: ``items = created + updated + unchanged + stale + skipped +
-    failed``; ``refused`` (among ``failed``) Sales Layer refused, the first few with their
-    reasons in ``refusals``; ``deleted`` is None when the connector does not delete."""
+class PushCounts(BaseModel):
+    """One table's push counts, declared once: :class:`TableCounts` adds them up while the push
+    runs, :class:`TablePushResult` hands them on.
 
-    table: str
-    status: PushStatus
+    ``items = created + updated + unchanged + stale + skipped + failed``; ``skipped`` counts items
+    Sales Layer did not create (only existing items are imported); ``failed`` counts items not
+    sent (the push stopped) and, among them, ``refused`` those Sales Layer refused (the first few,
+    with their reasons, in ``refusals``); ``deleted`` counts items of earlier runs missing from
+    this export (outside that sum: they were not read), None when the connector does not delete.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
     items: int = 0
     created: int = 0
     updated: int = 0
@@ -163,11 +180,11 @@ class TablePushResult(_Contract):
     batches_resumed: int = 0
     sample: tuple[dict[str, Any], ...] = ()
     """A dry run's sample of changed fields."""
-    error: str | None = None
-    """Why the push stopped (never a secret: the clients redact them)."""
-    deletions: str | None = None
-    """``refused`` when the export could not drive deletions; ``deletions_reason`` says why."""
-    deletions_reason: str | None = None
+
+    @property
+    def items_sent(self) -> int:
+        """The items Sales Layer answered for: accepted (created, updated, skipped) or refused."""
+        return self.created + self.updated + self.skipped + self.refused
 
     def counts(self) -> dict[str, int]:
         """The integer counts, for an asset event."""
@@ -176,3 +193,45 @@ class TablePushResult(_Contract):
             for name, value in self.model_dump().items()
             if isinstance(value, int) and not isinstance(value, bool) and name != "version"
         }
+
+
+class TableCounts(PushCounts):
+    """The counts of a table's push while it runs (the push adds to them batch by batch);
+    :meth:`result` turns them into the task's :class:`TablePushResult`."""
+
+    model_config = ConfigDict(frozen=False)
+
+    def check_balanced(self, table: str) -> None:
+        """Refuse to report counts that do not add up: a lost item is a bug, never a rounding."""
+        total = (
+            self.created + self.updated + self.unchanged + self.stale + self.skipped + self.failed
+        )
+        if total != self.items:
+            raise AssertionError(
+                f"table {table!r}: counts do not balance: {self.items} items but "
+                f"created {self.created} + updated {self.updated} + unchanged {self.unchanged} "
+                f"+ stale {self.stale} + skipped {self.skipped} + failed {self.failed} = {total}"
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counts as plain data (``deleted`` only when the connector deletes)."""
+        return self.model_dump(exclude_none=True)
+
+    def result(self, table: str, status: PushStatus, **outcome: str | None) -> TablePushResult:
+        """The task's result: these counts, the table, its status and ``outcome`` (``error``,
+        ``deletions``, ``deletions_reason``)."""
+        return TablePushResult.model_validate(
+            self.model_dump() | {"table": table, "status": status} | outcome
+        )
+
+
+class TablePushResult(_Contract, PushCounts):
+    """What one table's push did: its :class:`PushCounts`, how it ended, and why it stopped."""
+
+    table: str
+    status: PushStatus
+    error: str | None = None
+    """Why the push stopped (never a secret: the clients redact them)."""
+    deletions: str | None = None
+    """``refused`` when the export could not drive deletions; ``deletions_reason`` says why."""
+    deletions_reason: str | None = None

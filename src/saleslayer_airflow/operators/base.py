@@ -20,7 +20,8 @@ def frozen_heap() -> Iterator[None]:
 
     Every full collection walks every tracked object; in a task process most of them are the
     framework's, so a stage that allocates millions of short-lived rows spent a third of its
-    CPU re-walking them (bench/end_to_end.py: 1 M rows, split 87-100 s -> 65-69 s).
+    CPU re-walking them (docs/benchmarks.md, the garbage-collection finding: 1 M rows, split
+    87-100 s -> 65-69 s).
     """
     gc.collect()
     gc.freeze()

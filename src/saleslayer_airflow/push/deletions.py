@@ -24,12 +24,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from saleslayer_airflow.exceptions import DeletionRefused
+from saleslayer_airflow.exceptions import DeletionRefused, TerminalError
 from saleslayer_airflow.state import AppliedItem, StateStore
 from saleslayer_airflow.state.store import naive_utc
 
-__all__ = ["DeletionPlan", "DeletionRefused", "apply_deletions", "plan_deletions"]
+if TYPE_CHECKING:
+    from saleslayer_airflow.config.models import ConnectorConfig
+    from saleslayer_airflow.contracts import StagedTable, StageLog
+
+__all__ = [
+    "DeletionPlan",
+    "DeletionRefused",
+    "DeletionSetupError",
+    "apply_deletions",
+    "deleted_status",
+    "plan_deletions",
+    "plan_table_deletions",
+]
 
 #: Deletes (or sets the status of) one batch of references; returns when acknowledged.
 SendDeletions = Callable[[Sequence[str]], None]
@@ -139,3 +152,78 @@ def apply_deletions(
         )
         done += len(batch)
     return done
+
+
+class DeletionSetupError(TerminalError):
+    """The connector's deletions cannot be applied to a table as set up (retrying cannot help)."""
+
+
+def deleted_status(config: ConnectorConfig) -> str | None:
+    """The status a deleted item is given (``target.deletions.action: status``), None when
+    deleted items are deleted."""
+    from saleslayer_airflow.config.target import DeletionAction
+
+    deletions = config.target.deletions
+    return str(deletions.status_value) if deletions.action is DeletionAction.STATUS else None
+
+
+def plan_table_deletions(
+    config: ConnectorConfig,
+    table: str,
+    staged: StagedTable,
+    store: StateStore,
+    *,
+    export_date: datetime,
+    log: StageLog,
+) -> DeletionPlan | None:
+    """The deletions of a staged table in this run (None when the connector does not delete):
+    the live items this export lacks, less those its rejected rows name; none at all (the plan's
+    ``refused`` says why) when rows of the table's input could not be read.
+
+    :raises DeletionSetupError: deletions by status and the table's status field is unknown.
+    :raises DeletionRefused: past the safety limit (see :func:`plan_deletions`).
+    """
+    from airflow.sdk import ObjectStoragePath
+
+    from saleslayer_airflow.push.items import read_references
+    from saleslayer_airflow.push.transports import status_field
+
+    deletions = config.target.deletions
+    if not deletions.enabled:
+        return None
+    mapping = config.tables[table]
+    kind = mapping.resolved_kind(table).value
+    if deleted_status(config) is not None and status_field(kind, mapping.reference_field) is None:
+        raise DeletionSetupError(
+            f"connector {config.id!r}, table {table!r}: deletions with action status need the "
+            "status field's name; set the table's reference_field to '<prefix>_ref' (its status "
+            "field is then '<prefix>_stat')"
+        )
+    unreadable = staged.unreadable or None
+    rejected: set[str] = set()
+    if staged.rejected_refs_path and not unreadable:
+        rejected = read_references(ObjectStoragePath(staged.rejected_refs_path))
+    plan = plan_deletions(
+        store,
+        config.id,
+        table,
+        () if unreadable else read_references(ObjectStoragePath(staged.path)),
+        export_date=export_date,
+        max_ratio=deletions.max_ratio,
+        apply_older_exports=config.target.apply_older_exports,
+        rejected=rejected,
+        unreadable=unreadable,
+    )
+    if plan.refused is not None:
+        log.warning("deletions of %s refused: %s", table, plan.refused)
+        return plan
+    log.info(
+        "deletions of %s: %d of %d live items are missing from this export (kept: %d "
+        "applied from a newer export, %d whose rows were rejected)",
+        table,
+        len(plan.references),
+        plan.live,
+        plan.kept_newer,
+        plan.kept_rejected,
+    )
+    return plan

@@ -20,11 +20,17 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, TypeAlias
 
 from saleslayer_airflow.push.pipeline import Refusal
 from saleslayer_airflow.tables import BOOKKEEPING_COLUMNS
 from saleslayer_airflow.validation.outputs import FORMULA_START, REJECT_COLUMNS, spreadsheet_safe
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+#: A run folder or a file of it: in staging (an ObjectStoragePath) or a local path.
+StoragePath: TypeAlias = "ObjectStoragePath | Path"
 
 #: The run folder's sub-folder of refused items, one CSV per table.
 FAILED_FOLDER = "failed"
@@ -35,12 +41,12 @@ REFUSED_PREFIX = "refused by Sales Layer: "
 _READ_BATCH = 10_000
 
 
-def safe_cell(value: Any) -> str:
+def safe_cell(value: object) -> str:
     """``value`` as a CSV cell no spreadsheet runs as a formula."""
     return str(spreadsheet_safe("" if value is None else str(value)))
 
 
-def table_size(staged_path: Any) -> int:
+def table_size(staged_path: StoragePath) -> int:
     """The number of items of a staged table file (from its Parquet footer: nothing is read)."""
     import pyarrow.parquet as pq
 
@@ -48,7 +54,7 @@ def table_size(staged_path: Any) -> int:
         return int(pq.ParquetFile(handle).metadata.num_rows)
 
 
-def _origins(staged_path: Any, references: set[str]) -> dict[str, tuple[str, int]]:
+def _origins(staged_path: StoragePath, references: set[str]) -> dict[str, tuple[str, int]]:
     """The source file and line of each of ``references`` in the staged table file."""
     import pyarrow.parquet as pq
 
@@ -79,7 +85,7 @@ class FailedItems:
             self._writer.writerow([one.reference, one.reason])
         self.count += len(refused)
 
-    def publish(self, staged_path: Any, run_folder: Any) -> Any:
+    def publish(self, staged_path: StoragePath, run_folder: StoragePath) -> StoragePath | None:
         """Write ``failed/<table>.csv`` into ``run_folder`` (None and no file when nothing was
         refused: a file an earlier attempt of this run left is removed)."""
         target = run_folder / FAILED_FOLDER / f"{self.table}.csv"
@@ -105,7 +111,7 @@ class FailedItems:
             self._file.close()
 
 
-def failed_files(run_folder: Any) -> list[Any]:
+def failed_files(run_folder: StoragePath) -> list[StoragePath]:
     """The run's ``failed/<table>.csv`` files, by name."""
     folder = run_folder / FAILED_FOLDER
     if not folder.exists():
@@ -118,14 +124,14 @@ def _unescaped(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_START) else cell
 
 
-def _rows(path: Any) -> Iterable[list[str]]:
+def _rows(path: StoragePath) -> Iterable[list[str]]:
     with path.open("r", encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
         next(reader, None)
         yield from reader
 
 
-def merge_into_rejects(run_folder: Any, rejects_name: str = "rejects.csv") -> int:
+def merge_into_rejects(run_folder: StoragePath, rejects_name: str = "rejects.csv") -> int:
     """Append the run's refused items to its rejects file, reason ``refused by Sales Layer:
     <reason>``, once (rows a previous attempt of the report appended are replaced); returns how
     many were appended. The file is rewritten only when the run has refused items."""

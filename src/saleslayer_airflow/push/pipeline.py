@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from saleslayer_airflow.contracts import TableCounts as TableCounts  # built here, declared there
 from saleslayer_airflow.exceptions import TerminalError
 from saleslayer_airflow.state import AppliedItem, Decision, ItemState, StateStore, content_hash
 from saleslayer_airflow.state.delta import decide, is_empty_value, same_value
@@ -138,67 +139,6 @@ SplitBatch = Callable[[Sequence[SentItem]], Sequence[Sequence[SentItem]]]
 Progress = Callable[["TableCounts"], None]
 #: Told every item Sales Layer refused, with its reason, as soon as it is known.
 OnRefused = Callable[[Sequence[Refusal]], None]
-
-
-@dataclass
-class TableCounts:
-    """Per-table outcome.
-    ``items == created + updated + unchanged + stale + skipped + failed``; ``skipped`` counts
-    items Sales Layer did not create (only existing items are imported); ``failed`` counts items
-    not sent (the push stopped) and, among them, ``refused`` those Sales Layer refused (the
-    first few, with their reasons, in ``refusals``); ``deleted`` counts
-    items of earlier runs missing from this export (outside that sum: they were not read); None
-    when the connector does not delete."""
-
-    items: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    stale: int = 0
-    skipped: int = 0
-    failed: int = 0
-    refused: int = 0
-    cleared: int = 0
-    """Field values cleared in Sales Layer (sent empty; outside the item sum)."""
-    deleted: int | None = None
-    batches_sent: int = 0
-    batches_resumed: int = 0
-    sample: list[dict[str, Any]] = field(default_factory=list)
-    refusals: list[dict[str, str]] = field(default_factory=list)
-
-    @property
-    def items_sent(self) -> int:
-        """The items Sales Layer answered for: accepted (created, updated, skipped) or refused."""
-        return self.created + self.updated + self.skipped + self.refused
-
-    def check_balanced(self, table: str) -> None:
-        """Refuse to report counts that do not add up: a lost item is a bug, never a rounding."""
-        total = (
-            self.created + self.updated + self.unchanged + self.stale + self.skipped + self.failed
-        )
-        if total != self.items:
-            raise AssertionError(
-                f"table {table!r}: counts do not balance: {self.items} items but "
-                f"created {self.created} + updated {self.updated} + unchanged {self.unchanged} "
-                f"+ stale {self.stale} + skipped {self.skipped} + failed {self.failed} = {total}"
-            )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "items": self.items,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "stale": self.stale,
-            "skipped": self.skipped,
-            "failed": self.failed,
-            "refused": self.refused,
-            "refusals": self.refusals,
-            "cleared": self.cleared,
-            "batches_sent": self.batches_sent,
-            "batches_resumed": self.batches_resumed,
-            "sample": self.sample,
-        } | ({} if self.deleted is None else {"deleted": self.deleted})
 
 
 @dataclass(frozen=True)
@@ -390,12 +330,12 @@ class _TablePush:
 
     def _queue(self, sent: SentItem, previous: ItemState | None) -> None:
         if self.options.dry_run and len(self.counts.sample) < DRY_RUN_SAMPLE:
-            self.counts.sample.append(
+            self.counts.sample += (
                 {
                     "reference": sent.item.reference,
                     "action": sent.decision.value,
                     "fields": _changed_fields(sent.item, previous),
-                }
+                },
             )
         self.pending.append(sent)
 
@@ -540,7 +480,7 @@ class _TablePush:
         self.counts.refused += len(refused)
         self.counts.failed += len(refused)
         for sent, reason in refused[: max(REFUSAL_SAMPLE - len(self.counts.refusals), 0)]:
-            self.counts.refusals.append({"reference": sent.item.reference, "reason": reason})
+            self.counts.refusals += ({"reference": sent.item.reference, "reason": reason},)
         if self.on_refused is not None:
             self.on_refused([Refusal(sent.item.reference, reason) for sent, reason in refused])
 

@@ -12,7 +12,8 @@ A target is a context manager: the client's connections are closed on leaving it
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from saleslayer_airflow.config.models import ConnectorConfig
 from saleslayer_airflow.config.target import Transport
@@ -20,6 +21,11 @@ from saleslayer_airflow.exceptions import SalesLayerTerminalError
 from saleslayer_airflow.push.deletions import SendDeletions
 from saleslayer_airflow.push.pipeline import OutgoingItem, PushOptions, SendBatch, SplitBatch
 from saleslayer_airflow.push.transports import status_field
+
+if TYPE_CHECKING:
+    from saleslayer_airflow.saleslayer.connector_api import ConnectorApiClient
+    from saleslayer_airflow.saleslayer.rest_api import RestCatalogClient
+    from saleslayer_airflow.state import StateStore
 
 
 def target_account(config: ConnectorConfig) -> str:
@@ -33,7 +39,7 @@ def target_account(config: ConnectorConfig) -> str:
     return SalesLayerHook(saleslayer_conn_id=config.target.conn_id).account_key
 
 
-def target_account_or_none(config: ConnectorConfig, warn: Callable[[str], None]) -> str | None:
+def target_account_or_none(config: ConnectorConfig, warn: Callable[[str], object]) -> str | None:
     """:func:`target_account`, or None (told to ``warn``) when the connection cannot say: the
     fetch and split stages go on without it (the push, which needs the connection, fails
     then with the connection's own error)."""
@@ -46,7 +52,7 @@ def target_account_or_none(config: ConnectorConfig, warn: Callable[[str], None])
         return None
 
 
-def connector_api_client(config: ConnectorConfig) -> Any:
+def connector_api_client(config: ConnectorConfig) -> ConnectorApiClient:
     """The Import Connector API client of the connector's connection, with its batch limits."""
     from saleslayer_airflow.saleslayer.batching import BatchLimits
     from saleslayer_airflow.saleslayer.connector_api import ConnectorApiOptions
@@ -60,13 +66,13 @@ def connector_api_client(config: ConnectorConfig) -> Any:
     return hook.get_connector_api_client(ConnectorApiOptions(limits=limits))
 
 
-def _positive(extra: dict[str, Any], key: str, conn_id: str) -> float | None:
+def _positive(extra: dict[str, object], key: str, conn_id: str) -> float | None:
     value = extra.get(key)
     if value in (None, ""):
         return None
     try:
-        number = float(value)
-    except (TypeError, ValueError):
+        number = float(value) if isinstance(value, int | float | str) else 0.0
+    except ValueError:
         number = 0.0
     if number <= 0:
         raise SalesLayerTerminalError(
@@ -77,7 +83,7 @@ def _positive(extra: dict[str, Any], key: str, conn_id: str) -> float | None:
     return number
 
 
-def rest_client(config: ConnectorConfig) -> Any:
+def rest_client(config: ConnectorConfig) -> RestCatalogClient:
     """The Catalog REST API client of the connector's connection.
 
     The connection's extra ``rest_max_requests`` and ``rest_window_seconds`` set the client's
@@ -92,11 +98,11 @@ def rest_client(config: ConnectorConfig) -> Any:
         extra = dict(hook.get_connection(conn_id).extra_dejson or {})
     except Exception:  # a missing connection: get_rest_client below says what to define
         extra = {}
-    limits: dict[str, Any] = {}
+    options = RestOptions()
     if (requests := _positive(extra, "rest_max_requests", conn_id)) is not None:
-        limits["max_requests"] = int(requests)
+        options = replace(options, max_requests=int(requests))
     if (window := _positive(extra, "rest_window_seconds", conn_id)) is not None:
-        limits["window"] = window
+        options = replace(options, window=window)
     languages = sorted(
         {
             language
@@ -105,7 +111,7 @@ def rest_client(config: ConnectorConfig) -> Any:
             for language in mapping.languages or ()
         }
     )
-    return hook.get_rest_client(RestOptions(languages=tuple(languages), **limits))
+    return hook.get_rest_client(replace(options, languages=tuple(languages)))
 
 
 class ConnectorApiTarget:
@@ -116,7 +122,7 @@ class ConnectorApiTarget:
     def __init__(self, config: ConnectorConfig, table: str) -> None:
         self.config = config
         self.table = table
-        self.client: Any = None
+        self.client: ConnectorApiClient | None = None
 
     def __enter__(self) -> ConnectorApiTarget:
         from saleslayer_airflow.push.transports import ConnectorApiTransport
@@ -158,7 +164,7 @@ class RestTarget:
     split: SplitBatch | None = None
 
     def __init__(
-        self, config: ConnectorConfig, table: str, store: Any, options: PushOptions
+        self, config: ConnectorConfig, table: str, store: StateStore, options: PushOptions
     ) -> None:
         from saleslayer_airflow.push.rest_transport import rest_entity
 
@@ -166,7 +172,7 @@ class RestTarget:
         self.table = table
         self.store = store
         self.options = options
-        self.client: Any = None
+        self.client: RestCatalogClient | None = None
         mapping = config.tables[table]
         self.kind = mapping.resolved_kind(table).value
         # Checked before any connection is made: a table REST cannot write fails at once.
@@ -220,7 +226,7 @@ class RestTarget:
 
 
 def open_target(
-    config: ConnectorConfig, table: str, store: Any, options: PushOptions
+    config: ConnectorConfig, table: str, store: StateStore, options: PushOptions
 ) -> ConnectorApiTarget | RestTarget:
     """The target of ``config.target.transport`` for ``table`` (enter it to connect)."""
     if config.target.transport is Transport.REST:

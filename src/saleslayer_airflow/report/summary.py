@@ -198,9 +198,9 @@ def build_report(
 ) -> RunReport:
     """Combine the split stage's summary and each table's push result into a checked report.
 
-    ``pushes`` maps each table to its push task's result (the TableCounts dict plus "status"
-    and, when it stopped, "error": why, e.g. a refused deletion), or None when that task
-    produced nothing (it failed before counting, or was skipped).
+    ``pushes`` maps each table to its push task's result (its counts, ``status`` and, when it
+    stopped, ``error``: why, e.g. a refused deletion), or None when that task produced nothing
+    (it failed before counting, or was skipped).
     """
     reports = []
     for table, split in split_summary.tables.items():

@@ -122,7 +122,7 @@ def fetch_export(request: FetchRequest) -> list[LandedFile]:
     return FETCHERS[request.source.kind](request)
 
 
-def _empty(folder: Any) -> None:
+def _empty(folder: ObjectStoragePath) -> None:
     """Remove the files of ``folder`` and its sub-folders (named files land in sub-folders)."""
     if folder.exists():
         for child in folder.iterdir():
