@@ -9,6 +9,25 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
+def _tune_gc() -> None:
+    """Collect garbage rarely in the emulator's own process (only there: tests that run the
+    emulator in a thread keep their collector as it is).
+
+    A 5,000-item import call builds some 100,000 small dicts and lists that live until the call
+    is answered and are then freed by reference counting. With the default thresholds (700) the
+    collector runs over them again and again while they are alive, and promotes them into the
+    old generations, whose full scans took a third of the CPU of applying the call. With a
+    collection every 100,000 allocations a call is applied as fast as with the collector off
+    (measured), cycles are still collected, and what was built at start-up (the app, the tenant,
+    pydantic models: nothing that becomes garbage) is frozen out of every scan.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 20, 20)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from saleslayer_airflow.emulator.server import make_server
 
@@ -20,6 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_level="info",
     )
+    _tune_gc()
     print(
         f"Sales Layer emulator on http://{args.host}:{args.port} "
         f"(REST: /catalog/rest/Catalog/, data: {args.data})",

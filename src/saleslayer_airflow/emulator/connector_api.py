@@ -73,8 +73,7 @@ class ConnectorApi:
         except SignatureError as exc:
             return legacy_error(exc.code, exc.detail)
         body = await request.body()
-        with importer.gc_paused():
-            return self._accept(request, query, version, now, connector, body)
+        return self._accept(request, query, version, now, connector, body)
 
     def _accept(
         self,

@@ -119,10 +119,7 @@ class JobRunner:
             job.message = f"connector {job.connector} is no longer in the tenant file"
         else:
             try:
-                with importer.gc_paused():
-                    counts = importer.apply(
-                        self._tenant, self._storage, connector, job.batch, planned
-                    )
+                counts = importer.apply(self._tenant, self._storage, connector, job.batch, planned)
             except importer.ImportRejected as exc:
                 job.status, job.message = "error", f"The import failed: {exc}"
             else:
