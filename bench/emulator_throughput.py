@@ -5,7 +5,7 @@
 
 The emulator runs in its own process (``python -m saleslayer_airflow.emulator``, the default
 tenant, a new SQLite file, ``tracking.steps_to_end: 0`` so each call is applied as it arrives,
-as in ``bench/end_to_end.py``), so its CPU is its own. The items are shaped like those
+as in ``bench/pipeline.py``), so its CPU is its own. The items are shaped like those
 ``../shared/bench/flat_http.yaml`` pushes: 296 categories (a three-level tree, parents linked),
 products (titles and descriptions in two languages, one category), and five variants per product
 (``prod_ref`` link, size, colour, price, EAN). They are encoded and sent by the project's own

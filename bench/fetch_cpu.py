@@ -10,9 +10,10 @@ User and system CPU (``getrusage``) are printed per run, and the medians.
 
 On a virtual machine the system CPU of writing a new file (the kernel filling fresh page-cache
 pages) varies from run to run by a factor of ten whatever writes it: compare the pairs, not one
-run. The fetch task's CPU in ``bench/pipeline.py`` also holds Airflow's own start of the first
-task of an ``airflow dags test`` process (the in-process Execution API building its versioned
-routes on its first request), which this script leaves out.
+run. ``bench/pipeline.py``'s fetch_source figure compares with ``fetch_http`` here: it leaves
+out Airflow's in-process Execution API (built before the DAG run by ``airflow_launcher.py``)
+but still holds the task's own start (rendering, the connection lookup, the first imports)
+that this script's warm-up run leaves out.
 """
 
 from __future__ import annotations

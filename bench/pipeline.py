@@ -16,7 +16,17 @@ the work folder, default ``.bench/``) and measured, part after part, on this mac
    import; the same export again with ``force``; an export where every 100th SKU row has a new
    price (1% of the variants). Per task: seconds (task instances in Airflow's DB), CPU and peak
    RSS of the ``airflow dags test`` process tree within the task's span (sampled from /proc every
-   0.1 s); items sent per table (the push tasks' XComs); the emulator process's CPU.
+   0.1 s); items sent per table (the push tasks' XComs); the emulator process's CPU and the
+   requests it counted.
+
+   Airflow's start-up is not a task's cost: ``airflow dags test`` builds its in-process
+   Execution API app (FastAPI + cadwyn's versioned routes, 3-4 s of CPU) on the first task's
+   first call, where a deployment's api-server builds it once when it starts. So each run goes
+   through ``airflow_launcher.py``, which builds that app before the command line runs and
+   prints what it cost: the task figures (and every ratio using them) are without it, and the
+   start-up is printed and recorded beside them (``airflow_startup`` of each run).
+   ``--cold-execution-api`` runs plain ``airflow`` instead (the start-up back in fetch_source).
+   ``--profile`` runs each under cProfile (figures inflated by it) and keeps the profiles.
 4. ``dlt``: ``dlt_job.py`` against ``sink_server.py``, with ``--dlt-python`` (a venv with
    ``pip install "dlt[parquet]"``); skipped without it.
 5. ``memory``: the split alone on ``--memory-scale`` times the rows, and the ratio of its peak
@@ -60,6 +70,9 @@ DEFAULT_KIT = ROOT.parent / "shared" / "bench"
 DEFAULT_WORK = ROOT / ".bench"
 DEFAULT_SPLIT_MODULE = "saleslayer_airflow.normalize.engine"
 PARTS = ("floor", "split", "dags", "dlt", "memory")
+#: Starts ``airflow`` after building its in-process Execution API (see the module's docstring).
+LAUNCHER = Path(__file__).resolve().with_name("airflow_launcher.py")
+STARTUP_MARKER = "AIRFLOW_STARTUP"
 #: The export dates the DAG runs import (the connector's endpoint is flat_<date>.csv).
 BASE_DAY, CHANGED_DAY = "2026-11-01", "2026-11-02"
 #: One SKU row in this many gets a new price in the changed export.
@@ -307,10 +320,21 @@ class Airflow:
     folder: Path
     dag_id: str
     env: dict[str, str] = field(default_factory=dict)
+    #: Plain ``airflow dags test``: the Execution API app built inside the first task.
+    cold: bool = False
+    #: Profile each DAG run with cProfile into ``<folder>/profiles/<run>.prof``.
+    profile: bool = False
 
     @property
     def airflow(self) -> str:
         return str(Path(sys.executable).with_name("airflow"))
+
+    @property
+    def dags_test(self) -> list[str]:
+        """The command that runs ``airflow dags test``: through the launcher unless cold."""
+        if self.cold:
+            return [self.airflow, "dags", "test"]
+        return [sys.executable, str(LAUNCHER), "dags", "test"]
 
     def migrate(self, timeout: float) -> float:
         done = run_measured(
@@ -327,23 +351,28 @@ class Airflow:
     def test(self, plan: DagRunPlan, timeout: float) -> tuple[Measured, TreeSampler]:
         samplers: list[TreeSampler] = []
         command = [
-            self.airflow,
-            "dags",
-            "test",
+            *self.dags_test,
             self.dag_id,
             plan.logical_date,
             "-c",
             json.dumps(plan.conf),
         ]
+        env = self.env
+        if self.profile:
+            (self.folder / "profiles").mkdir(exist_ok=True)
+            env = {**env, "BENCH_PROFILE": str(self.profile_file(plan))}
         done = run_measured(
             command,
             self.folder / "logs" / f"dag-{plan.name}.log",
-            env=self.env,
+            env=env,
             cwd=ROOT,
             timeout=timeout,
             sampler=samplers,
         )
         return done, samplers[0]
+
+    def profile_file(self, plan: DagRunPlan) -> Path:
+        return self.folder / "profiles" / f"{plan.name}.prof"
 
     def last_run(self) -> tuple[str, str, list[dict[str, Any]], dict[str, Any]]:
         """(run id, state, task instances in start order, return XComs by task) of the newest
@@ -394,10 +423,43 @@ def _xcom_value(value: Any) -> Any:
     return value
 
 
+def startup_figures(output: str) -> dict[str, float] | None:
+    """What building the in-process Execution API cost before the run (``airflow_launcher.py``'s
+    line), None when the output has no such line."""
+    lines = [line for line in output.splitlines() if line.startswith(STARTUP_MARKER + " ")]
+    if not lines:
+        return None
+    pairs = (pair.split("=", 1) for pair in lines[-1].split()[1:] if "=" in pair)
+    return {key: round(float(value), 2) for key, value in pairs}
+
+
+def emulator_requests(port: int) -> dict[str, int]:
+    """The emulator's request counters so far: its API calls (admin ones excluded) and the
+    Import Connector calls among them."""
+    url = f"http://127.0.0.1:{port}/_emulator/stats"
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        stats = json.loads(answer.read())
+    return {
+        "total": int(stats["total"]),
+        "import_calls": int(stats["by_endpoint"].get("POST /", 0)),
+    }
+
+
 def dag_run_figures(
-    airflow: Airflow, plan: DagRunPlan, done: Measured, sampler: TreeSampler, emulator_cpu: float
+    airflow: Airflow,
+    plan: DagRunPlan,
+    done: Measured,
+    sampler: TreeSampler,
+    emulator_cpu: float,
+    requests: dict[str, int],
 ) -> dict[str, Any]:
-    """One DAG run's figures: per task, sums, items sent per table."""
+    """One DAG run's figures: per task, sums, items sent per table, Airflow's start-up."""
+    startup = startup_figures(done.output)
+    if startup is None and not airflow.cold:
+        raise BenchError(
+            f"DAG run {plan.name}: airflow_launcher.py printed no {STARTUP_MARKER} line (exit "
+            f"{done.returncode}); see {airflow.folder / 'logs' / f'dag-{plan.name}.log'}"
+        )
     run_id, state, instances, xcoms = airflow.last_run()
     tasks: dict[str, dict[str, Any]] = {}
     for ti in instances:
@@ -437,13 +499,25 @@ def dag_run_figures(
             for t, x in pushed.items()
         },
         "emulator_cpu_s": round(emulator_cpu, 2),
+        "emulator_requests": requests,
+        # Built before the run, so in no task's figures (None: built inside the first task).
+        "airflow_startup": startup,
         "report_tables": (xcoms.get("report") or {}).get("tables")
         if isinstance(xcoms.get("report"), dict)
         else None,
     }
 
 
-def run_dags(kit: Path, base: Path, changed: Path, folder: Path, timeout: float) -> dict[str, Any]:
+def run_dags(
+    kit: Path,
+    base: Path,
+    changed: Path,
+    folder: Path,
+    timeout: float,
+    *,
+    cold: bool = False,
+    profile: bool = False,
+) -> dict[str, Any]:
     """Part 3: the three DAG runs, against an emulator and an HTTP server of their own."""
     from saleslayer_airflow.config.load import load_connector
 
@@ -479,7 +553,7 @@ def run_dags(kit: Path, base: Path, changed: Path, folder: Path, timeout: float)
         "--directory",
         str(http),
     ]
-    airflow = Airflow(folder, dag_id)
+    airflow = Airflow(folder, dag_id, cold=cold, profile=profile)
     with (
         _server(emulator_cmd, logs / "emulator.log", cwd=ROOT) as emulator,
         _server(http_cmd, logs / "http.log") as files,
@@ -487,14 +561,21 @@ def run_dags(kit: Path, base: Path, changed: Path, folder: Path, timeout: float)
         _wait_for_port(emulator, emulator_port, logs / "emulator.log")
         _wait_for_port(files, http_port, logs / "http.log")
         airflow.env = airflow_env(folder, emulator_port, http_port)
-        out: dict[str, Any] = {"dag_id": dag_id, "migrate_s": round(airflow.migrate(timeout), 2)}
+        out: dict[str, Any] = {
+            "dag_id": dag_id,
+            "migrate_s": round(airflow.migrate(timeout), 2),
+            "execution_api": "in the first task" if cold else "built before the run",
+        }
         for plan in DAG_RUNS:
             print(f"  DAG run {plan.name} ({plan.what}) ...", flush=True)
-            before = cpu_seconds(emulator.pid)
+            before, calls = cpu_seconds(emulator.pid), emulator_requests(emulator_port)
             done, sampler = airflow.test(plan, timeout)
-            figures = dag_run_figures(
-                airflow, plan, done, sampler, cpu_seconds(emulator.pid) - before
-            )
+            emulator_cpu = cpu_seconds(emulator.pid) - before
+            after = emulator_requests(emulator_port)
+            requests = {key: after[key] - calls[key] for key in after}
+            figures = dag_run_figures(airflow, plan, done, sampler, emulator_cpu, requests)
+            if profile:
+                figures["profile"] = str(airflow.profile_file(plan))
             if figures["state"] != "success" or done.returncode != 0:
                 states = {t: v["state"] for t, v in figures["tasks"].items()}
                 raise BenchError(
@@ -580,7 +661,8 @@ def targets(figures: dict[str, Any]) -> list[Target]:
     The floor is its process's wall time (what the issue's table quotes); the split is the
     ``split_export`` call in its own process; a DAG run's task time is the sum of its task
     instances' durations, its CPU the ``airflow dags test`` process tree's CPU within the tasks'
-    spans; the dlt job's time and CPU are its process's."""
+    spans, neither holding Airflow's start-up (built before the run, unless
+    ``--cold-execution-api``); the dlt job's time and CPU are its process's."""
     floor, floor_cpu = _get(figures, "floor", "wall_s"), _get(figures, "floor", "cpu_s")
     dlt_wall, dlt_cpu = _get(figures, "dlt", "wall_s"), _get(figures, "dlt", "cpu_s")
     changed_variants = _get(figures, "changed_rows")
@@ -738,12 +820,55 @@ def print_dag_tasks(dags: dict[str, Any]) -> None:
         + "".join(f"{_fmt(dags[n]['dag_run_s']):>22}" for n in names)
     )
     print(f"{'emulator CPU s':<26}" + "".join(f"{dags[n]['emulator_cpu_s']:>22.1f}" for n in names))
+    print(
+        f"{'emulator requests':<26}"
+        + "".join(f"{_requests(dags[n].get('emulator_requests')):>22}" for n in names)
+    )
     tables = list(dict.fromkeys(t for n in names for t in dags[n]["sent"]))
     for table in tables:
         print(
             f"{'sent: ' + table:<26}"
             + "".join(f"{dags[n]['sent'].get(table, 0):>22,}" for n in names)
         )
+    print(startup_note(dags))
+
+
+def _requests(counted: dict[str, int] | None) -> str:
+    return "-" if not counted else f"{counted['total']:,} ({counted['import_calls']:,} imports)"
+
+
+def startup_note(dags: dict[str, Any]) -> str:
+    """Where Airflow's start-up went, with its figures: the reader of the task table must know
+    whether fetch_source holds it."""
+    names = [plan.name for plan in DAG_RUNS]
+    startups = [dags[n].get("airflow_startup") for n in names]
+    if not all(startups):
+        return (
+            "Airflow start-up IN the task figures (--cold-execution-api): fetch_source holds the "
+            "first request of airflow dags test's\nin-process Execution API, where cadwyn "
+            "generates its routes (about 3 s of CPU)."
+        )
+    fetch = [dags[n]["tasks"].get("fetch_source", {}) for n in names]
+    parts = [
+        f"{n}: fetch_source {_fmt(f.get('seconds'))} s (CPU {_fmt(f.get('cpu_s'))} s) "
+        f"+ Airflow start-up {s['first_request_s']:.1f} s (CPU {s['first_request_cpu_s']:.1f} s)"
+        f" = {_fmt(_add(f.get('seconds'), s['first_request_s']))} s "
+        f"(CPU {_fmt(_add(f.get('cpu_s'), s['first_request_cpu_s']))} s); "
+        f"app build {s['build_s']:.1f} s (CPU {s['build_cpu_s']:.1f} s)"
+        for n, f, s in zip(names, fetch, startups, strict=True)
+        if s is not None
+    ]
+    return (
+        "Airflow start-up OUT of the task figures and the ratios below: airflow_launcher.py "
+        "built the in-process\nExecution API app before each run, as a deployment's api-server "
+        "does once. Plain `airflow dags test` builds it\njust before the first task starts (app "
+        "build) and generates its routes in fetch_source (start-up), so\nits fetch_source "
+        "would be the sum:\n  " + "\n  ".join(parts)
+    )
+
+
+def _add(a: float | None, b: float) -> float | None:
+    return None if a is None else a + b
 
 
 def print_targets(found: Sequence[Target]) -> None:
@@ -833,7 +958,16 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     if "dags" in parts:
         changed, figures["changed_rows"] = _step("changed export", lambda: changed_export(export))
         figures["dags"] = _step(
-            "DAG runs", lambda: run_dags(kit, export, changed, folder, args.timeout)
+            "DAG runs",
+            lambda: run_dags(
+                kit,
+                export,
+                changed,
+                folder,
+                args.timeout,
+                cold=args.cold_execution_api,
+                profile=args.profile,
+            ),
         )
     if "dlt" in parts and args.dlt_python:
         figures["dlt"] = _step("dlt job", lambda: run_dlt(args.dlt_python, kit, export, logs))
@@ -889,6 +1023,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per process")
     parser.add_argument("--keep", action="store_true", help="keep the run folder (logs, DBs)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    parser.add_argument(
+        "--cold-execution-api",
+        action="store_true",
+        help="plain `airflow dags test`: Airflow's Execution API app is built inside the first "
+        "task and counted in its figures (default: built before each run, figures printed apart)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run each `airflow dags test` under cProfile (slower: figures inflated), keep the "
+        "run folder with the profiles (python -m pstats <run folder>/profiles/<run>.prof)",
+    )
     args = parser.parse_args(argv)
     if args.rows < CHANGE_EVERY:
         parser.error(f"--rows must be at least {CHANGE_EVERY} (one row in {CHANGE_EVERY} changes)")
@@ -896,6 +1042,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"no peer benchmark kit in {args.kit} (gen_flat.py missing); give --kit")
     if args.dlt_python and not args.dlt_python.exists():
         parser.error(f"--dlt-python {args.dlt_python}: no such file; {DLT_INSTALL}")
+    if args.profile and args.cold_execution_api:
+        parser.error("--profile runs through airflow_launcher.py: not with --cold-execution-api")
+    args.keep = args.keep or args.profile
     args.parts = [p for p in PARTS if p not in args.skip]
     return args
 
@@ -925,6 +1074,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_dag_tasks(figures["dags"])
     found = targets(figures)
     print_targets(found)
+    if isinstance(figures.get("dags"), dict):
+        where = figures["dags"]["execution_api"]
+        print(
+            "DAG-run figures in these ratios: "
+            + (
+                "WITHOUT Airflow's start-up (its Execution API app built before each run)"
+                if where == "built before the run"
+                else "WITH Airflow's start-up in fetch_source (--cold-execution-api)"
+            )
+        )
     figures["problems"] = checks(figures)
     for problem in figures["problems"]:
         print(f"CHECK FAILED: {problem}")

@@ -1,11 +1,13 @@
 """bench/pipeline.py, issue 12's benchmark command: its parts run end to end on a small export
-(real Airflow, emulator and HTTP server as subprocesses) and it prints the targets' ratios."""
+(real Airflow, emulator and HTTP server as subprocesses) and it prints the targets' ratios; its
+DAG runs start through bench/airflow_launcher.py, so Airflow's start-up is out of the tasks."""
 
 from __future__ import annotations
 
 import importlib
 import json
 import os
+import pstats
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from tests.conftest import ROOT
 
 KIT = ROOT.parent / "shared" / "bench"
 BENCH = ROOT / "bench" / "pipeline.py"
+LAUNCHER = ROOT / "bench" / "airflow_launcher.py"
 #: A python with dlt, when one was made (``make bench-pipeline`` makes .bench/dlt-venv).
 DLT_PYTHON = Path(
     os.environ.get("BENCH_DLT_PYTHON", ROOT / ".bench" / "dlt-venv" / "bin" / "python")
@@ -42,14 +45,14 @@ def pipeline() -> Iterator[ModuleType]:
 def _run(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     out = tmp_path / "figures.json"
     command = [sys.executable, str(BENCH), "--work", str(tmp_path / "work"), "--json", str(out)]
-    done = subprocess.run([*command, *args], capture_output=True, text=True, cwd=ROOT, timeout=280)
+    # Three `airflow dags test` processes: about a minute on a quiet machine, four on a busy one.
+    done = subprocess.run([*command, *args], capture_output=True, text=True, cwd=ROOT, timeout=540)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done, json.loads(out.read_text(encoding="utf-8"))
 
 
 @needs_kit
 @pytest.mark.integration
-# Three `airflow dags test` processes: about a minute on a quiet machine, three on a busy one.
 @pytest.mark.timeout(600)
 def test_every_part_runs_and_the_ratios_are_printed(tmp_path: Path) -> None:
     done, figures = _run(tmp_path, "--rows", "2000", "--memory-scale", "2")
@@ -69,6 +72,16 @@ def test_every_part_runs_and_the_ratios_are_printed(tmp_path: Path) -> None:
         sum(t["seconds"] for t in first["tasks"].values()), abs=0.05
     )
     assert first["task_cpu_s"] > 0 and first["emulator_cpu_s"] > 0
+    assert dags["execution_api"] == "built before the run"
+    for run in ("first", "forced", "changed_1pct"):
+        startup, fetch = dags[run]["airflow_startup"], dags[run]["tasks"]["fetch_source"]
+        # Had the CLI built a second Execution API app, its route generation (about 3 s of
+        # CPU) would be in the fetch of a 0.4 MB file again, above the launcher's own figure.
+        assert fetch["cpu_s"] < startup["first_request_cpu_s"], (run, fetch, startup)
+        assert startup["check_s"] < startup["first_request_s"]
+    assert first["emulator_requests"]["import_calls"] == 3
+    assert dags["forced"]["emulator_requests"] == {"total": 0, "import_calls": 0}
+    assert dags["changed_1pct"]["emulator_requests"]["import_calls"] == 1
     assert figures["problems"] == []
     assert figures["dlt"].startswith("skipped: no --dlt-python")
     results = {t["name"]: t["result"] for t in figures["targets"]}
@@ -79,6 +92,8 @@ def test_every_part_runs_and_the_ratios_are_printed(tmp_path: Path) -> None:
     for line in ("split / floor", "forced re-run: task time sum / floor", "RSS 2x rows / 1x"):
         assert line in done.stdout
     assert "validate_and_split" in done.stdout and "sum of task times" in done.stdout
+    assert "Airflow start-up OUT of the task figures" in done.stdout
+    assert "WITHOUT Airflow's start-up" in done.stdout
     assert not list((tmp_path / "work").glob("run-*")), "the run folder is removed at the end"
 
 
@@ -167,3 +182,57 @@ def test_checks_find_an_unbalanced_report_and_a_wrong_first_import(
         "first import sent {'variants': 3}, the split alone made {'variants': 4}",
         "the 1%-changed run sent items of other tables than variants: {'products': 2}",
     ]
+
+
+@pytest.mark.integration
+def test_the_launcher_builds_the_execution_api_then_runs_the_airflow_command(
+    tmp_path: Path, pipeline: ModuleType
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(pipeline.INHERIT_NOT)}
+    profile = tmp_path / "version.prof"
+    env |= {
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "BENCH_PROFILE": str(profile),
+    }
+    done = subprocess.run(
+        [sys.executable, str(LAUNCHER), "version"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    startup = pipeline.startup_figures(done.stdout)
+    assert startup is not None, done.stdout
+    assert startup["first_request_cpu_s"] > 0 and startup["build_cpu_s"] > 0
+    assert startup["cpu_s"] == pytest.approx(
+        startup["build_cpu_s"] + startup["first_request_cpu_s"], abs=0.02
+    )
+    import airflow
+
+    assert done.stdout.strip().splitlines()[-1] == airflow.__version__
+    # The profile is the command line's (airflow's main), not the Execution API's build.
+    functions = {name for (_, _, name) in pstats.Stats(str(profile)).stats}  # type: ignore[attr-defined]
+    assert "main" in functions and "build_execution_api" not in functions
+
+
+def test_the_startup_line_is_read_and_reported_beside_the_fetch(pipeline: ModuleType) -> None:
+    output = (
+        "noise\nAIRFLOW_STARTUP wall_s=4.204 cpu_s=4.100 build_s=1.100 build_cpu_s=1.000 "
+        "first_request_s=3.104 first_request_cpu_s=3.100 check_s=0.002\nmore noise\n"
+    )
+    startup = pipeline.startup_figures(output)
+    assert startup == {
+        "wall_s": 4.2, "cpu_s": 4.1, "build_s": 1.1, "build_cpu_s": 1.0,
+        "first_request_s": 3.1, "first_request_cpu_s": 3.1, "check_s": 0.0,
+    }  # fmt: skip
+    assert pipeline.startup_figures("no such line\n") is None
+    fetch = {"fetch_source": {"seconds": 0.5, "cpu_s": 0.3}}
+    dags = {n: {"tasks": fetch, "airflow_startup": startup} for n in ("first", "forced")}
+    dags["changed_1pct"] = {"tasks": fetch, "airflow_startup": startup}
+    note = pipeline.startup_note(dags)
+    assert note.startswith("Airflow start-up OUT of the task figures")
+    assert (
+        "first: fetch_source 0.5 s (CPU 0.3 s) + Airflow start-up 3.1 s (CPU 3.1 s) "
+        "= 3.6 s (CPU 3.4 s); app build 1.1 s (CPU 1.0 s)" in note
+    )
+    dags["forced"]["airflow_startup"] = None
+    assert pipeline.startup_note(dags).startswith("Airflow start-up IN the task figures")
