@@ -171,6 +171,33 @@ def problem_arrays(problems: Sequence[RowProblem | None], count: int) -> list[pa
     return arrays
 
 
+def batch_of(
+    *,
+    file: int,
+    first_record: int,
+    lines: pa.Array,
+    text: dict[str, pa.Array],
+    objects: dict[str, list[Any]],
+    problems: Sequence[RowProblem | None],
+    present: dict[str, pa.Array],
+) -> SourceBatch:
+    """A :class:`SourceBatch` of ``len(lines)`` records, its ``problem_*`` arrays made from
+    ``problems`` (empty when no record has one)."""
+    code, reason, column, value = problem_arrays(problems, len(lines))
+    return SourceBatch(
+        file=file,
+        first_record=first_record,
+        lines=lines,
+        text=text,
+        objects=objects,
+        problem_code=code,
+        problem_reason=reason,
+        problem_column=column,
+        problem_value=value,
+        present=present,
+    )
+
+
 def rows_to_batch(
     rows: Sequence[SourceRow],
     *,
@@ -195,17 +222,13 @@ def rows_to_batch(
             text[name] = array
         if records:
             present[name] = pa.array([v is not MISSING for v in values], pa.bool_())
-    code, reason, column, value = problem_arrays([row.problem for row in rows], len(rows))
-    return SourceBatch(
+    return batch_of(
         file=file,
         first_record=first_record,
         lines=pa.array([row.line for row in rows], pa.int64()),
         text=text,
         objects=objects,
-        problem_code=code,
-        problem_reason=reason,
-        problem_column=column,
-        problem_value=value,
+        problems=[row.problem for row in rows],
         present=present,
     )
 

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from saleslayer_airflow.readers.batches import (
     SourceBatch,
-    problem_arrays,
+    batch_of,
     text_array,
 )
 from saleslayer_airflow.readers.json import MAX_DEPTH, MISSING, JsonLinesReader, lookup
@@ -672,7 +672,6 @@ def _assemble(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    count = sum(len(p) for p in parts)
     text: dict[str, pa.Array] = {}
     objects: dict[str, list[Any]] = {}
     present: dict[str, pa.Array] = {}
@@ -704,16 +703,12 @@ def _assemble(
     if any(p.problems is not None for p in parts):
         for part in parts:
             problems += part.problems if part.problems is not None else [None] * len(part)
-    code, reason, column, value = problem_arrays(problems, count)
-    return SourceBatch(
+    return batch_of(
         file=file,
         first_record=first_record,
         lines=pa.array(np.concatenate([p.lines for p in parts]), pa.int64()),
         text=text,
         objects=objects,
-        problem_code=code,
-        problem_reason=reason,
-        problem_column=column,
-        problem_value=value,
+        problems=problems,
         present=present,
     )
