@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.normalize.items_oracle import Record
-from tests.normalize.test_items import both, cat, plans, prod, var
+from tests.normalize.support import both, cat, plans, prod, var
 
 
 def test_a_look_alike_rejected_earlier_in_the_pass_is_not_offered(tmp_path: Path) -> None:

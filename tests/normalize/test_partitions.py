@@ -7,62 +7,36 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from saleslayer_airflow.normalize.engine import PART_BYTES, partitions_for
 from saleslayer_airflow.normalize.results import LandedFile
-from tests.normalize.items_oracle import Known, Record, assert_same, run_new, run_old
-from tests.normalize.test_items import FILES, plans
-from tests.normalize.test_items_hypothesis import KNOWN, POLICY, RECORD
+from tests.normalize.items_oracle import Known, Record, run_new
+from tests.normalize.support import FILES, RANDOM_EXPORTS, RandomExport, both, examples, plans
 
 
-@settings(
-    max_examples=120,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@examples(120)
 @given(
-    records=st.lists(RECORD, max_size=40),
-    policies=st.tuples(POLICY, POLICY, POLICY),
-    path=st.booleans(),
-    known=KNOWN,
+    export=RANDOM_EXPORTS,
     batch_records=st.sampled_from([1, 3, 1_000]),
     partitions=st.sampled_from([2, 3, 7]),
     range_span=st.sampled_from([1, 2, 5, 131_072]),
     spill=st.booleans(),
 )
 def test_parts_and_ranges_never_change_the_outputs(
-    records: list[Record],
-    policies: tuple[str, str, str],
-    path: bool,
-    known: dict[str, set[str]],
-    batch_records: int,
-    partitions: int,
-    range_span: int,
-    spill: bool,
+    export: RandomExport, batch_records: int, partitions: int, range_span: int, spill: bool
 ) -> None:
-    table_plans = plans(*policies, path=path)
-    with tempfile.TemporaryDirectory() as scratch:
-        work = Path(scratch)
-        old = run_old(table_plans, FILES, records, Known(known), work / "old", chunk_rows=3)
-        new = run_new(
-            table_plans,
-            FILES,
-            records,
-            Known(known),
-            work / "new",
-            chunk_rows=3,
-            batch_records=batch_records,
-            spill=spill,
-            partitions=partitions,
-            range_span=range_span,
-        )
-        assert_same(old, new)
+    export.check(
+        chunk_rows=3,
+        batch_records=batch_records,
+        spill=spill,
+        partitions=partitions,
+        range_span=range_span,
+    )
 
 
 def test_one_reference_in_many_chunks_and_a_large_group_stay_exact(tmp_path: Path) -> None:
@@ -84,20 +58,16 @@ def test_one_reference_in_many_chunks_and_a_large_group_stay_exact(tmp_path: Pat
                 else {1: [("P1", [title, None, None, None])]},
             )
         )
-    old = run_old(table_plans, FILES, records, Known({}), tmp_path / "old", chunk_rows=7)
-    new = run_new(
+    _, new = both(
+        tmp_path,
         table_plans,
-        FILES,
         records,
-        Known({}),
-        tmp_path / "new",
         chunk_rows=7,
         batch_records=13,
         spill=True,
         partitions=5,
         range_span=40,
     )
-    assert_same(old, new)
     assert new.counts["products"].conflicts == 1
     assert new.counts["variants"].duplicates == 600 - 1 - 250
 

@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from saleslayer_airflow.normalize.items import PLACE, Items, _aggregate
-from tests.normalize.items_oracle import Known, Record, assert_same, chunks_of, run_new, run_old
-from tests.normalize.test_items import FILES, cat, plans, prod
+from tests.normalize.items_oracle import Record, chunks_of
+from tests.normalize.support import FILES, both, cat, plans, prod
 
 
 def _records() -> list[Record]:
@@ -33,21 +33,15 @@ def _records() -> list[Record]:
 @pytest.mark.parametrize("policy", ["merge", "first", "reject"])
 @pytest.mark.parametrize("spill", [False, True])
 def test_places_read_back_as_the_rows(tmp_path: Path, policy: str, spill: bool) -> None:
-    table_plans = plans(policy, policy, "merge")
-    records = _records()
-    old = run_old(table_plans, FILES, records, Known({}), tmp_path / "old", chunk_rows=2)
-    new = run_new(
-        table_plans,
-        FILES,
-        records,
-        Known({}),
-        tmp_path / "new",
+    old, _ = both(
+        tmp_path,
+        plans(policy, policy, "merge"),
+        _records(),
         chunk_rows=2,
         batch_records=3,
         spill=spill,
         partitions=2,
     )
-    assert_same(old, new)
     if policy == "merge":
         assert old.counts["categories"].conflicts == 1
         assert old.counts["products"].conflicts == 1

@@ -23,21 +23,10 @@ from saleslayer_airflow.push.stage import (
     push_staged_table,
 )
 from tests.e2e.conftest import FAST_TRACKING, catalog, saleslayer_conn
+from tests.stage_log import Lines
 
 DAY = datetime(2026, 11, 2, 6, tzinfo=UTC)
 TABLE = "points_of_sale"
-
-
-class Lines:
-    """A StageLog that keeps the formatted lines."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def info(self, msg: str, /, *args: Any) -> None:
-        self.lines.append(msg % args)
-
-    warning = error = info
 
 
 class Values:

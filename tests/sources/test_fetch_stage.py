@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -22,18 +21,7 @@ from saleslayer_airflow.sources.stage import (
 )
 from tests.sources.conftest import CSV
 from tests.sources.servers import HttpServer
-
-
-class Lines:
-    """A StageLog that keeps the formatted lines."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def info(self, msg: str, /, *args: Any) -> None:
-        self.lines.append(msg % args)
-
-    warning = error = info
+from tests.stage_log import Lines
 
 
 def connector(on_missing: str = "{policy: fail}", force: bool = False) -> ConnectorConfig:

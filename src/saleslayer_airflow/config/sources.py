@@ -82,6 +82,16 @@ NAMED_FILES_DESCRIPTION = (
 )
 
 
+def _named_files(what: str, example: str, single: str) -> Any:
+    """The `files:` field of a source whose single export is ``single``: its description says
+    what each file's template is (``what``) and shows ``example``."""
+    return Field(
+        None,
+        min_length=1,
+        description=NAMED_FILES_DESCRIPTION.format(what=what, example=example, single=single),
+    )
+
+
 def _strings(
     value: Any, path: tuple[str | int, ...] = ()
 ) -> Iterator[tuple[tuple[str | int, ...], str]]:
@@ -132,14 +142,10 @@ class _FileSourceBase(_SourceBase):
         "('/exports/products_{{ ds_nodash }}.csv'). Give either this, directory + pattern, "
         "or files.",
     )
-    files: dict[Identifier, Template] | None = Field(
-        None,
-        min_length=1,
-        description=NAMED_FILES_DESCRIPTION.format(
-            what="full path",
-            example="categories: '/exports/categories_{{ ds_nodash }}.csv'",
-            single="`path` or `directory` + `pattern`",
-        ),
+    files: dict[Identifier, Template] | None = _named_files(
+        what="full path",
+        example="categories: '/exports/categories_{{ ds_nodash }}.csv'",
+        single="`path` or `directory` + `pattern`",
     )
     directory: Template | None = Field(None, description="Folder to list (templated).")
     pattern: str | None = Field(
@@ -227,14 +233,10 @@ class HttpSource(_SourceBase):
         description="Path under the connection's base URL, templated per run "
         "('exports/products_{{ ds }}.csv'). Give either this or files.",
     )
-    files: dict[Identifier, Template] | None = Field(
-        None,
-        min_length=1,
-        description=NAMED_FILES_DESCRIPTION.format(
-            what="endpoint",
-            example="categories: 'exports/categories_{{ ds }}.csv'",
-            single="`endpoint`",
-        ),
+    files: dict[Identifier, Template] | None = _named_files(
+        what="endpoint",
+        example="categories: 'exports/categories_{{ ds }}.csv'",
+        single="`endpoint`",
     )
     method: Literal["GET", "POST"] = "GET"
     headers: dict[str, str] = Field(

@@ -65,6 +65,12 @@ class LandedFile:
         }
 
 
+def server_url(base: str, path: str) -> str:
+    """``FileServer.url``: ``base`` (``scheme://host:port``, never credentials) and ``path``,
+    relative or absolute, as one URL."""
+    return f"{base}{path if path.startswith('/') else '/' + path}"
+
+
 class FileServer(Protocol):
     """A file server as the fetch stage needs it; adapters wrap the Airflow provider hooks."""
 

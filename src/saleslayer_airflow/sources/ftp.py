@@ -27,6 +27,7 @@ from typing import Any
 
 from airflow.providers.ftp.hooks.ftp import FTPHook, FTPSHook
 
+from saleslayer_airflow.sources.base import server_url
 from saleslayer_airflow.sources.errors import (
     ExportMissingError,
     SourceAuthError,
@@ -122,7 +123,7 @@ class FtpServer:
 
     def url(self, path: str) -> str:
         """``ftp://host:port/path``, never with credentials."""
-        return f"{self._base}{path if path.startswith('/') else '/' + path}"
+        return server_url(self._base, path)
 
     def list_names(self, directory: str) -> list[str] | None:
         """NLST of the folder; None when the server says it does not exist (550)."""

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from saleslayer_airflow.sources.base import server_url
 from saleslayer_airflow.sources.errors import (
     ExportMissingError,
     SourceAuthError,
@@ -35,7 +36,7 @@ class SftpServer:
 
     def url(self, path: str) -> str:
         """``sftp://host:port/path``, never with credentials."""
-        return f"{self._base}{path if path.startswith('/') else '/' + path}"
+        return server_url(self._base, path)
 
     def list_names(self, directory: str) -> list[str] | None:
         """Names in the folder; None when it does not exist."""
