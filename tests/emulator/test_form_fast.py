@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from saleslayer_airflow.emulator.form import FormError, ImportForm, parse_import_form
-from saleslayer_airflow.emulator.form_fast import parse_import_form_fast
+from saleslayer_airflow.emulator.form_fast import parse_columns, parse_import_form_fast
 
 
 def _outcome(parse: object, body: bytes) -> ImportForm | str:
@@ -107,4 +107,75 @@ def test_bodies_as_clients_encode_them_take_the_fast_path(
     ],
 )
 def test_edge_bodies(body: bytes) -> None:
+    _same(body)
+
+
+def _columns_or_none(body: bytes) -> ImportForm | None:
+    """What :func:`parse_columns` reads, as rows; checked against the strict parser."""
+    columns = parse_columns(body)
+    if columns is None:
+        return None
+    assert columns.form() == parse_import_form(body), body
+    return columns.form()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_pair(), min_size=1, max_size=8), st.booleans())
+def test_the_column_reading_of_any_body_is_the_strict_parsers(
+    pairs: list[str], latin1: bool
+) -> None:
+    text = "&".join(pairs)
+    _columns_or_none(text.encode("latin-1", "replace") if latin1 else text.encode("utf-8"))
+
+
+_fields = st.lists(
+    st.sampled_from(["prod_ref", "prod_title_en", "cat_ref", "a", "B_1"]),
+    min_size=1,
+    max_size=4,
+    unique=True,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _fields,
+    st.lists(st.lists(_values, min_size=4, max_size=4), min_size=1, max_size=6),
+    st.sampled_from(["", "&input_data_directly=1", "&input_data_directly=0"]),
+)
+def test_bodies_of_one_table_and_one_shape_are_read_as_columns(
+    names: list[str], cells: list[list[str]], flag: str
+) -> None:
+    rows = [dict(zip(names, row, strict=False)) for row in cells]
+    parts = [
+        f"{quote_plus(f'input_data[products][{i}][{k}]')}={quote_plus(v)}"
+        for i, row in enumerate(rows)
+        for k, v in row.items()
+    ]
+    body = ("&".join(parts) + flag).encode()
+    if "%00" in body.decode():
+        assert parse_columns(body) is None  # NUL values go to the row parser
+        return
+    form = _columns_or_none(body)
+    assert form is not None
+    assert form.input_data == {"products": rows} and form.directly is (flag.endswith("1"))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"input_data%5Bp%5D%5B1%5D%5Ba%5D=x&input_data%5Bp%5D%5B0%5D%5Ba%5D=y",  # not in order
+        b"input_data%5Bp%5D%5B0%5D%5Ba%5D=x&input_data%5Bp%5D%5B2%5D%5Ba%5D=y",  # a gap
+        b"input_data%5Bp%5D%5B0%5D%5Ba%5D=x&input_data%5Bp%5D%5B1%5D%5Bb%5D=y",  # other field
+        b"input_data%5Bp%5D%5B0%5D%5Ba%5D=x&input_data%5Bq%5D%5B1%5D%5Ba%5D=y",  # two tables
+        b"input_data%5Bp%5D%5B0%5D%5Ba%5D=x&input_data%5Bp%5D%5B0%5D%5Ba%5D=y",  # given twice
+        b"input_data%5Bp%5D%5B0%5D%5Ba%5D=x&delete_data%5Bp%5D%5B0%5D%5Ba%5D=y",
+        b"input_data%5Bp%5D%5B0%5D%5Ba%5D=x&input_data%5Bp%5D%5B1%5D%5Ba%5D",  # no "="
+        b"input_data%5Bp%5D%5B0%5D%5Ba%5D=x=y&input_data%5Bp%5D%5B1%5D%5Ba%5D",
+        b"input_data%5Bp%5D%5B0%5D%5Ba%5D=x&",
+        b"input_data_directly=1&input_data%5Bp%5D%5B0%5D%5Ba%5D=x",
+        b"input_data%5Bp%5D%5B0%5D%5Ba%5D=%FF",
+    ],
+)
+def test_other_bodies_are_not_read_as_columns(body: bytes) -> None:
+    assert parse_columns(body) is None
     _same(body)

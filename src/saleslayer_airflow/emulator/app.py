@@ -48,7 +48,7 @@ def _inspect_routes(router: APIRouter, state: EmulatorState, connector_api: Conn
                     "import_name": t.import_name,
                     "kind": t.kind,
                     "rest_set": t.rest_set,
-                    "live_items": len(state.storage.live_items(t.import_name)),
+                    "live_items": state.storage.live_count(t.import_name),
                 }
                 for t in state.tenant.tables
             ]

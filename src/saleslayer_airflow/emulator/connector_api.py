@@ -11,9 +11,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from saleslayer_airflow.emulator import importer
+from saleslayer_airflow.emulator import bulk, importer
 from saleslayer_airflow.emulator.form import FormError
-from saleslayer_airflow.emulator.form_fast import parse_import_form_fast
+from saleslayer_airflow.emulator.form_fast import parse_columns, parse_import_form_fast
 from saleslayer_airflow.emulator.signing import ERROR_MESSAGES, SignatureError, check_signature
 from saleslayer_airflow.emulator.state import EmulatorState
 from saleslayer_airflow.emulator.storage import Job
@@ -87,8 +87,9 @@ class ConnectorApi:
         """Parse, check and accept (or deny) a signed call; apply it when it is applied at once."""
         state = self.state
         settings = state.settings.connector_api
+        columns = parse_columns(body)
         try:
-            form = parse_import_form_fast(body)
+            form = parse_import_form_fast(body) if columns is None else None
         except FormError as exc:
             return legacy_error(1, str(exc), version=version)
         if settings.busy_while_job_running and state.storage.open_jobs(connector.code):
@@ -98,10 +99,20 @@ class ConnectorApi:
         ):
             return legacy_error(3, "this unique was already used; sign every call anew")
         response: dict[str, Any] = {"version": version, "time": int(now), "action": "update"}
-        at_once = form.directly or state.settings.tracking.steps_to_end == 0
+        directly = columns.directly if columns is not None else form is not None and form.directly
+        at_once = directly or state.settings.tracking.steps_to_end == 0
         # A call applied at once is checked, recorded and applied in one transaction: the plan
         # that answers it is the one applied (not made twice), and one commit writes it all.
         with state.storage.transaction() if at_once else contextlib.nullcontext():
+            if at_once and columns is not None:
+                prepared = bulk.prepare(
+                    state.tenant, state.storage, state.settings, connector, columns
+                )
+                if prepared is not None:
+                    return self._accepted(request, query, response, connector, prepared)
+            if form is None:
+                assert columns is not None
+                form = columns.form()
             try:
                 batch = importer.normalize(state.tenant, settings, form)
                 refused = importer.refused_items(batch, state.settings.refuse)
@@ -128,6 +139,35 @@ class ConnectorApi:
             "result": 1,
             "errors": [],
             **counts,
+            "status_tracking": f"{str(request.base_url).rstrip('/')}{TRACKING_PATH}{job.id}",
+        }
+        return self._answer(response, query)
+
+    def _accepted(
+        self,
+        request: Request,
+        query: dict[str, str],
+        response: dict[str, Any],
+        connector: ConnectorSpec,
+        prepared: bulk.Prepared,
+    ) -> Response:
+        """Record (and apply, unless the job is to fail) a call :func:`bulk.prepare` planned."""
+        state = self.state
+        counts: dict[str, Any] = dict(prepared.counts.as_response([prepared.table.import_name]))
+        fail = state.faults.next_job_fails()
+        job = state.jobs.submit(
+            connector.code,
+            prepared.batch(),
+            counts,
+            fail=fail,
+            at_once=True,
+            apply=lambda: prepared.apply(state.storage),
+        )
+        response["error"] = 0
+        response["input_response"] = {
+            "result": 1,
+            "errors": [],
+            **job.counts,
             "status_tracking": f"{str(request.base_url).rstrip('/')}{TRACKING_PATH}{job.id}",
         }
         return self._answer(response, query)

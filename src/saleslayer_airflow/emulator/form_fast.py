@@ -14,19 +14,31 @@ import codecs
 import itertools
 import operator
 import re
+from dataclasses import dataclass
 from urllib.parse import unquote
 
 from saleslayer_airflow.emulator.form import FormError, ImportForm, Rows, parse_import_form
 
-# One item pair with the "&" before it (none for the first): the row's key
-# (``input_data%5B<table>%5D%5B<index>%5D``), the field and the raw value. A match ends where
+# One item pair with the "&" before it (the body is searched with an "&" put in front, which
+# lets the engine look for a literal first character: a third faster than "^ or &"): the row's
+# key (``input_data%5B<table>%5D%5B<index>%5D``), the field and the raw value. A match ends where
 # its pair ends, so the matches of a body whose every pair has this shape are exactly its pairs,
 # one per "&" plus one; any other body (flags included) goes to the strict parser.
 _PAIR = re.compile(
-    r"(?:^|&)((?:input_data|delete_data)%5B[A-Za-z0-9_]+%5D%5B(?:0|[1-9][0-9]{0,8})%5D)"
+    r"&((?:input_data|delete_data)%5B[A-Za-z0-9_]+%5D%5B(?:0|[1-9][0-9]{0,8})%5D)"
     r"%5B([A-Za-z0-9_]+)%5D=([^&]*)"
 )
 _KEY, _NAME, _VALUE = (operator.itemgetter(i) for i in range(3))
+
+# The column-wise reading (:func:`parse_columns`): the first row's pairs (the table's part of
+# the key, the row index, the field), every value (what follows the first "=" of a pair), and
+# the body without its values (every pair's key, joined by "&").
+_FIRST_ROW_PAIR = re.compile(
+    r"&(input_data%5B[A-Za-z0-9_]+%5D%5B)(0|[1-9][0-9]{0,8})%5D%5B([A-Za-z0-9_]+)%5D="
+)
+_VALUES = re.compile(r"=([^&]*)")
+_VALUES_ONLY = re.compile(r"=[^&]*")
+_DIRECTLY = {"&input_data_directly=1": True, "&input_data_directly=0": False}
 
 
 class _Fallback(Exception):
@@ -48,7 +60,7 @@ def _parse(body: bytes) -> ImportForm:
         raise _Fallback from None
     if not text or "\x00" in text or "%00" in text:
         raise _Fallback  # NUL separates the values decoded together below
-    pairs = _PAIR.findall(text)
+    pairs = _PAIR.findall("&" + text)
     if len(pairs) != text.count("&") + 1:
         raise _Fallback  # some pair is not an item pair of the shape above
     keys = list(map(_KEY, pairs))
@@ -84,6 +96,89 @@ def _parse(body: bytes) -> ImportForm:
     return form
 
 
+@dataclass
+class ColumnForm:
+    """A ``set_info`` body of one table whose rows all have the same fields in the same order
+    (what clients send), column by column: ``columns[i]`` holds the value of ``names[i]`` of
+    every row, rows in index order."""
+
+    table: str
+    names: tuple[str, ...]
+    columns: list[list[str]]
+    directly: bool = False
+
+    @property
+    def size(self) -> int:
+        """How many rows."""
+        return len(self.columns[0])
+
+    def form(self) -> ImportForm:
+        """The body as :func:`parse_import_form` reads it (rows as dicts)."""
+        names = self.names
+        rows = [dict(zip(names, values, strict=True)) for values in zip(*self.columns, strict=True)]
+        return ImportForm(input_data={self.table: rows}, directly=self.directly)
+
+
+def parse_columns(body: bytes) -> ColumnForm | None:
+    """The body column by column when it is ``input_data`` of one table, rows numbered 0, 1, ...
+    in that order, every row with the same fields in the same order, at most
+    ``input_data_directly`` at the end (what clients send); None for any other body (read it
+    with :func:`parse_import_form_fast`). What it returns reads as the strict parser reads the
+    body (:meth:`ColumnForm.form`).
+
+    The keys are not matched pair by pair: the body without its values must be, character for
+    character, the keys such a call has (built from the first row's), and the values are then
+    taken in one pass; half the time of a regular expression over every pair.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    directly = False
+    for flag, value in _DIRECTLY.items():
+        if text.endswith(flag):
+            text, directly = text[: -len(flag)], value
+            break
+    if "\x00" in text or "%00" in text:
+        return None  # NUL separates the values decoded together below
+    first = _first_row(text)
+    if first is None:
+        return None
+    head, names = first
+    width, pairs = len(names), text.count("&") + 1
+    last = f"{head}{pairs // width - 1}%5D%5B{names[-1]}%5D="
+    if pairs % width or not text.startswith(last, text.rfind("&") + 1):
+        return None  # rows of other fields, or other tables (found without reading them all)
+    values = _VALUES.findall(text)
+    if len(values) != pairs:
+        return None  # a pair without "="
+    # Each pair's key is what precedes its first "=" (values may hold more, as parse_qsl reads
+    # them), and no key holds "&" or "=": the keys are those of the template iff the texts match.
+    row = "&".join(f"{head}{{0}}%5D%5B{name}%5D" for name in names)
+    if _VALUES_ONLY.sub("", text) != "&".join(map(row.format, range(pairs // width))):
+        return None
+    try:
+        decoded = _decode_values(values)
+    except _Fallback:
+        return None
+    table = head[len("input_data%5B") : -len("%5D%5B")]
+    return ColumnForm(table, names, [decoded[i::width] for i in range(width)], directly)
+
+
+def _first_row(text: str) -> tuple[str, tuple[str, ...]] | None:
+    """The table's part of the keys and the fields of row 0, the first row of the body."""
+    head = ""
+    names: list[str] = []
+    for match in _FIRST_ROW_PAIR.finditer("&" + text):
+        if match.group(2) != "0" or (head and match.group(1) != head):
+            break
+        head = match.group(1)
+        names.append(match.group(3))
+    if not names or len(set(names)) != len(names):
+        return None  # no row 0 first, or a field given twice (the strict parser refuses it)
+    return head, tuple(names)
+
+
 def _decode_values(raw: list[str]) -> list[str]:
     """Every value plus- and percent-decoded, in one call: joined by NUL (which no value holds),
     decoded, split again. UTF-8 never spans a NUL, so each value decodes as it would alone, and
@@ -109,4 +204,4 @@ def _decode_values(raw: list[str]) -> list[str]:
         raise _Fallback from None
 
 
-__all__ = ["FormError", "parse_import_form_fast"]
+__all__ = ["ColumnForm", "FormError", "parse_columns", "parse_import_form_fast"]

@@ -44,10 +44,12 @@ class JobRunner:
         fail: bool,
         at_once: bool = False,
         planned: importer.Plan | None = None,
+        apply: Callable[[], importer.Counts] | None = None,
     ) -> Job:
         """Persist an accepted call as a job in ``prepare``; ``at_once``: apply it first (see
-        :meth:`finish` for ``planned``) and persist it ended, so its row, which holds the whole
-        call, is written once."""
+        :meth:`finish` for ``planned``; ``apply``, when given, applies it instead of
+        :func:`importer.apply`: the column-wise path of :mod:`bulk`) and persist it ended, so its
+        row is written once."""
         job = Job(
             id=uuid.uuid4().hex,
             connector=connector,
@@ -59,7 +61,7 @@ class JobRunner:
             will_fail=fail,
         )
         if at_once:
-            self._end(job, planned)
+            self._end(job, planned, apply)
         self._storage.add_job(job)
         return job
 
@@ -110,7 +112,12 @@ class JobRunner:
         self._end(job, planned)
         self._storage.save_job(job)
 
-    def _end(self, job: Job, planned: importer.Plan | None) -> None:
+    def _end(
+        self,
+        job: Job,
+        planned: importer.Plan | None,
+        apply: Callable[[], importer.Counts] | None = None,
+    ) -> None:
         connector = self._tenant.connector(job.connector)
         if job.will_fail:
             job.status, job.message = "error", FAILED_BY_FAULT
@@ -119,7 +126,12 @@ class JobRunner:
             job.message = f"connector {job.connector} is no longer in the tenant file"
         else:
             try:
-                counts = importer.apply(self._tenant, self._storage, connector, job.batch, planned)
+                if apply is not None:
+                    counts = apply()
+                else:
+                    counts = importer.apply(
+                        self._tenant, self._storage, connector, job.batch, planned
+                    )
             except importer.ImportRejected as exc:
                 job.status, job.message = "error", f"The import failed: {exc}"
             else:
