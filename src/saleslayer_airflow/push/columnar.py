@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import numpy as np
     import polars as pl
 
+    from saleslayer_airflow.push.encoded import EncodedBatch, FormEncoding
     from saleslayer_airflow.push.pipeline import OutgoingItem, PushOptions
 
 #: Decision codes of the decision column.
@@ -300,17 +301,29 @@ def decide_staged(staged: StagedItems, store: StateStore, options: PushOptions) 
 class Span:
     """Consecutive rows of the table: their decision codes, and the items to send among them
     (their positions in the span, ascending, with the item's previous state when the pipeline
-    needs it: for the fields an update clears, and a dry run's sample)."""
+    needs it: for the fields an update clears, and a dry run's sample).
+
+    With a form encoding, the items to send are ``encoded`` instead (an
+    :class:`~saleslayer_airflow.push.encoded.EncodedBatch`, ``positions`` their positions in
+    the span) and ``sends`` is empty."""
 
     codes: np.ndarray
     sends: Sequence[tuple[int, OutgoingItem, Decision, str, ItemState | None]]
+    encoded: EncodedBatch | None = None
+    positions: np.ndarray | None = None
 
 
 def spans(
-    staged: StagedItems, decided: Decided, store: StateStore, options: PushOptions
+    staged: StagedItems,
+    decided: Decided,
+    store: StateStore,
+    options: PushOptions,
+    *,
+    encoding: FormEncoding | None = None,
 ) -> Iterator[Span]:
     """The table's rows in file order, a record batch at a time: only the rows to send are read
-    into Python (row groups without any are not read at all)."""
+    into Python (row groups without any are not read at all). With ``encoding``, the items to
+    send are encoded on columns for the transport (:mod:`~saleslayer_airflow.push.encoded`)."""
     import numpy as np
     import pyarrow as pa
 
@@ -334,6 +347,15 @@ def spans(
                 end = start + batch.num_rows
                 mask = send_mask[start:end]
                 positions = np.flatnonzero(mask)
+                if encoding is not None and len(positions):
+                    if len(positions) < batch.num_rows:
+                        batch = batch.filter(pa.array(mask))
+                    encoded = _encoded(
+                        batch, layout, positions + start, decided, store, options, encoding
+                    )
+                    yield Span(decided.codes[start:end], (), encoded, positions)
+                    start = end
+                    continue
                 items: list[OutgoingItem] = []
                 if len(positions):
                     if len(positions) < batch.num_rows:
@@ -363,6 +385,111 @@ def spans(
                     ]
                 yield Span(codes, sends)
                 start = end
+
+
+def _encoded(
+    batch: Any,
+    layout: StagedLayout,
+    rows: np.ndarray,
+    decided: Decided,
+    store: StateStore,
+    options: PushOptions,
+    encoding: FormEncoding,
+) -> EncodedBatch:
+    """The rows to send of ``batch`` (numbered ``rows`` in the table) as an encoded batch, with
+    the fields each update clears (the only items whose previous state is read)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from saleslayer_airflow.push.encoded import EncodedBatch, RowSource, encode_rows
+    from saleslayer_airflow.push.pipeline import OutgoingItem, _cleared
+    from saleslayer_airflow.state.store import content_json
+
+    column = batch.column(0)
+    references = column.to_pylist()
+    if not pa.types.is_string(column.type):
+        references = [str(reference) for reference in references]
+    size = len(references)
+    encoded = encode_rows(batch, layout, encoding)
+    codes = decided.codes[rows]
+    fields: list[dict[str, Any]] = []
+    if encoded is None:  # columns without an exact rule: every row on the per-item path
+        fields = layout.batch_fields(batch)
+        source = RowSource(rows, batch, layout, fields)
+        fragments: list[str | None] = [None] * size
+        contents: list[str | None] = [content_json(f) for f in fields]
+        lengths = holes = np.zeros(size, dtype=np.int64)
+        sends_empty = np.array([any(map(_is_empty, f.values())) for f in fields], dtype=bool)
+        empty_fields = None
+    else:
+        source = RowSource(rows, batch, layout)
+        fragments, contents = encoded.fragments, encoded.contents
+        lengths, holes, sends_empty = encoded.lengths, encoded.holes, encoded.sends_empty
+        empty_fields = encoded.empty_fields
+    cleared = [0] * size
+    # An update that sends an empty field clears what Sales Layer had (see pipeline._cleared):
+    # only those read what was pushed last.
+    wanted = np.flatnonzero(decided.has_previous[rows] & (codes == UPDATE) & sends_empty)
+    if len(wanted):
+        picked = wanted.tolist()
+        if empty_fields is None:
+            previous = store.items(
+                options.connector_id, options.table, [references[i] for i in picked]
+            )
+            for index in picked:
+                if references[index] in previous:
+                    item = OutgoingItem(references[index], fields[index])
+                    cleared[index] = _cleared(item, Decision.UPDATE, previous[references[index]])
+        else:
+            _count_cleared(cleared, picked, references, empty_fields, store, options)
+    return EncodedBatch(
+        references=references,
+        digests=decided.digests.gather(rows).to_list(),
+        codes=codes.tolist(),
+        fragments=fragments,
+        contents=contents,
+        lengths=lengths,
+        holes=holes,
+        cleared=cleared,
+        rows=rows.tolist(),
+        sources=(source,),
+    )
+
+
+def _count_cleared(
+    cleared: list[int],
+    picked: list[int],
+    references: list[str],
+    empty_fields: list[tuple[str, np.ndarray]],
+    store: StateStore,
+    options: PushOptions,
+) -> None:
+    """:func:`~saleslayer_airflow.push.pipeline._cleared` of the updates at ``picked``, from the
+    fields each sends empty (``empty_fields``) and the content last pushed, read as text: the
+    fields Sales Layer had a value for (all of them when no content was kept)."""
+    import json.scanner
+
+    contents = store.contents(options.connector_id, options.table, [references[i] for i in picked])
+    # The C scanner json.loads ends in, without its two whitespace matches per call: contents
+    # are written without surrounding whitespace (any other text goes through json.loads).
+    scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed
+    masks = [(name, empty.tolist()) for name, empty in empty_fields]
+    for index in picked:
+        reference = references[index]
+        if reference not in contents:
+            continue  # never applied: nothing to clear (as _cleared without a previous state)
+        text = contents[reference]
+        names = [name for name, empty in masks if empty[index]]
+        if text is None:
+            cleared[index] = len(names)
+            continue
+        before = scan(text, 0)[0] if text[:1] == "{" and text[-1:] == "}" else json.loads(text)
+        # is_empty_value of each: None, "" or [] (== holds for no other kind of value).
+        cleared[index] = sum(1 for name in names if before.get(name) not in _CLEARED_BEFORE)
+
+
+#: What a field holds in the content last pushed when Sales Layer has no value for it.
+_CLEARED_BEFORE: tuple[Any, ...] = (None, "", [])
 
 
 def _previous_states(

@@ -8,7 +8,10 @@ chunks.
 A staged table file (:func:`~saleslayer_airflow.push.items.read_items`, in file order) is decided
 on columns (:mod:`~saleslayer_airflow.push.columnar`): its content hashes are computed on Arrow
 batches and joined with the state of the whole table, loaded in one query; only the items to send
-become Python objects. Any other iterable of items is decided row by row, with the same rules.
+become Python objects. For a transport that says how it encodes them (``form_encoding``: the
+Import Connector's), not even those: they are encoded on columns and travel as columns
+(:mod:`~saleslayer_airflow.push.encoded`) to the body of their call and to its checkpoint. Any
+other iterable of items is decided row by row, with the same rules.
 
 A batch is the unit of both sending and checkpointing: when the transport would need several
 calls for one batch (an Import Connector payload over its size cap), it splits the batch first
@@ -41,13 +44,16 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from saleslayer_airflow.contracts import TableCounts as TableCounts  # built here, declared there
 from saleslayer_airflow.exceptions import TerminalError
 from saleslayer_airflow.state import AppliedItem, Decision, ItemState, StateStore, content_hash
 from saleslayer_airflow.state.delta import decide, is_empty_value, same_value
-from saleslayer_airflow.state.store import naive_utc
+from saleslayer_airflow.state.store import AppliedColumns, naive_utc
+
+if TYPE_CHECKING:
+    from saleslayer_airflow.push.encoded import EncodedBatch, FormEncoding
 
 #: Items decided at once: bounds memory and the size of state store queries.
 DEFAULT_CHUNK = 5_000
@@ -235,6 +241,9 @@ class _TablePush:
         self.export_date = naive_utc(options.export_date)
         self.counts = TableCounts()
         self.pending: list[SentItem] = []
+        #: Items encoded on columns waiting for their batch (see take_encoded).
+        self.pending_encoded: list[EncodedBatch] = []
+        self.pending_encoded_count = 0
         self.error: BaseException | None = None
         resumed = store.batch_totals(options.connector_id, options.run_id, options.table)
         self.counts.created, self.counts.updated = resumed.created, resumed.updated
@@ -328,6 +337,35 @@ class _TablePush:
         self.counts.unchanged += int(unchanged.sum())
         self.counts.stale += int(stale.sum())
 
+    def take_encoded(self, codes: Any, positions: Any, encoded: EncodedBatch) -> None:
+        """:meth:`take_decided` of items encoded on columns: ``encoded`` holds the items to send
+        among ``codes`` (their positions in the span in ``positions``), in order."""
+        from saleslayer_airflow.push.columnar import APPLIED, STALE, UNCHANGED
+
+        self.counts.items += len(codes)
+        unsent = codes != APPLIED
+        if self.error is not None:
+            self.counts.failed += int(unsent.sum())
+            return
+        unchanged, stale = codes == UNCHANGED, codes == STALE
+        batch_size, taken = self.options.batch_size, 0
+        while taken < len(encoded):
+            room = max(batch_size - self.pending_encoded_count, 1)
+            part = encoded.take(range(taken, min(len(encoded), taken + room)))
+            self.pending_encoded.append(part)
+            self.pending_encoded_count += len(part)
+            taken += len(part)
+            if self.pending_encoded_count >= batch_size:
+                self.flush()
+            if self.error is not None:
+                position = int(positions[taken - 1])
+                self.counts.unchanged += int(unchanged[:position].sum())
+                self.counts.stale += int(stale[:position].sum())
+                self.counts.failed += int(unsent[position + 1 :].sum())
+                return
+        self.counts.unchanged += int(unchanged.sum())
+        self.counts.stale += int(stale.sum())
+
     def _queue(self, sent: SentItem, previous: ItemState | None) -> None:
         if self.options.dry_run and len(self.counts.sample) < DRY_RUN_SAMPLE:
             self.counts.sample += (
@@ -340,7 +378,14 @@ class _TablePush:
         self.pending.append(sent)
 
     def flush(self) -> None:
-        batch, self.pending = self.pending, []
+        from saleslayer_airflow.push.encoded import EncodedBatch
+
+        batch: Sequence[SentItem]
+        if self.pending_encoded:
+            batch = EncodedBatch.concat(self.pending_encoded)
+            self.pending_encoded, self.pending_encoded_count = [], 0
+        else:
+            batch, self.pending = self.pending, []
         if not batch or self.error is not None:
             self.counts.failed += len(batch)
             return
@@ -354,13 +399,18 @@ class _TablePush:
             if self.error is not None:
                 self.counts.failed += sum(len(rest) for rest in parts[number:])
                 return
-            self._send_part(list(part))
+            self._send_part(part if isinstance(part, EncodedBatch) else list(part))
 
-    def _send_part(self, batch: list[SentItem]) -> None:
+    def _send_part(self, batch: list[SentItem] | EncodedBatch) -> None:
+        from saleslayer_airflow.push.encoded import EncodedBatch
+
         opts = self.options
-        creates = sum(1 for s in batch if s.decision is Decision.CREATE)
+        if isinstance(batch, EncodedBatch):
+            creates = batch.creates()
+        else:
+            creates = sum(1 for s in batch if s.decision is Decision.CREATE)
         if opts.dry_run:
-            self.counts.cleared += sum(s.cleared for s in batch)
+            self.counts.cleared += sum(_cleared_of(batch))
             self._count_batch(creates, len(batch) - creates, 0)
             return
         if self.error is not None:
@@ -377,11 +427,21 @@ class _TablePush:
             return
         result = answer if isinstance(answer, BatchResult) else BatchResult(answer)
         self.accepted_calls += 1
+        if isinstance(batch, EncodedBatch):
+            if not result.refused:
+                self._record_encoded(batch, result, creates)
+                return
+            batch = list(batch)  # refused one by one (REST): the items, as objects
+        self._record_items(batch, result, creates)
+
+    def _record_items(self, batch: list[SentItem], result: BatchResult, creates: int) -> None:
+        """Checkpoint an acknowledged batch of items (see :meth:`_send_part`)."""
+        opts = self.options
         if result.refused:
             # Written one by one (REST): the others of the batch are in Sales Layer.
             self._refuse(
                 [
-                    (s, result.refused[s.item.reference])
+                    (s.item.reference, result.refused[s.item.reference])
                     for s in batch
                     if s.item.reference in result.refused
                 ]
@@ -394,6 +454,8 @@ class _TablePush:
                 return
         kept = _recorded(batch, result)
         export_date = self.export_date
+        if kept is None:
+            kept = {s.item.reference for s in batch}
         if len(kept) == len(batch):  # the usual case: no per-item membership test
             applied = [
                 AppliedItem(s.item.reference, s.digest, export_date, sl_id, False, s.item.fields)
@@ -430,20 +492,63 @@ class _TablePush:
             created = max(creates - skipped, 0)
         self._count_batch(created, len(batch) - created - skipped, skipped)
 
-    def _isolate(self, batch: list[SentItem], refused: ItemsRefused) -> None:
+    def _record_encoded(self, batch: EncodedBatch, result: BatchResult, creates: int) -> None:
+        """Checkpoint an acknowledged batch encoded on columns (see :meth:`_send_part`): its
+        items' columns straight to the state store, content pre-encoded."""
+        opts = self.options
+        kept = _recorded(batch, result)
+        if kept is None:  # the usual case: every item
+            chosen, recorded_creates = batch, creates
+        else:
+            chosen = batch.take([i for i, r in enumerate(batch.references) if r in kept])
+            recorded_creates = chosen.creates()
+        applied = AppliedColumns(
+            chosen.references, chosen.digests, chosen.content_texts(), self.export_date
+        )
+        self.store.ack_batch(
+            opts.connector_id,
+            opts.run_id,
+            opts.table,
+            batch.key(opts.table),
+            applied,
+            created=recorded_creates,
+            updated=len(chosen) - recorded_creates,
+        )
+        self.counts.cleared += sum(chosen.cleared)
+        if result.skipped_refs is not None:
+            skipped = len(batch) - len(chosen)
+            created = recorded_creates
+        else:
+            skipped = min(result.skipped, len(batch))
+            created = max(creates - skipped, 0)
+        self._count_batch(created, len(batch) - created - skipped, skipped)
+
+    def _isolate(self, batch: list[SentItem] | EncodedBatch, refused: ItemsRefused) -> None:
         """Sales Layer denied the call ``batch`` because of some of its items: set the items it
         names aside and send the rest again, or, when it names none, send each half on its own
         (a single item denied is the refused one)."""
-        named = [s for s in batch if s.item.reference in refused.reasons]
+        from saleslayer_airflow.push.encoded import EncodedBatch
+
+        references = (
+            batch.references
+            if isinstance(batch, EncodedBatch)
+            else [s.item.reference for s in batch]
+        )
+        named = [i for i, reference in enumerate(references) if reference in refused.reasons]
         if named:
-            self._refuse([(s, refused.reasons[s.item.reference]) for s in named])
-            rest = [s for s in batch if s.item.reference not in refused.reasons]
-            if rest:
-                self._send_part(rest)
+            self._refuse([(references[i], refused.reasons[references[i]]) for i in named])
+            others = [
+                i for i, reference in enumerate(references) if reference not in refused.reasons
+            ]
+            if others:
+                if isinstance(batch, EncodedBatch):
+                    self._send_part(batch.take(others))
+                else:
+                    self._send_part([batch[i] for i in others])
             return
         if len(batch) == 1:
             self.bisect_refused += 1
-            self._refuse([(batch[0], refused.reason)])
+            self._refuse([(references[0], refused.reason)])
             nothing_accepted = self.accepted_calls == 0 and not self.counts.batches_resumed
             if nothing_accepted and self.bisect_refused >= BISECT_NOTHING_ACCEPTED:
                 self.error = RefusedPastLimit(
@@ -476,13 +581,14 @@ class _TablePush:
         limit = max(BISECT_NOTHING_ACCEPTED, self.options.max_failed_ratio * total)
         return self.counts.refused > limit
 
-    def _refuse(self, refused: Sequence[tuple[SentItem, str]]) -> None:
+    def _refuse(self, refused: Sequence[tuple[str, str]]) -> None:
+        """Count items refused (reference, Sales Layer's reason) and hand them on."""
         self.counts.refused += len(refused)
         self.counts.failed += len(refused)
-        for sent, reason in refused[: max(REFUSAL_SAMPLE - len(self.counts.refusals), 0)]:
-            self.counts.refusals += ({"reference": sent.item.reference, "reason": reason},)
+        for reference, reason in refused[: max(REFUSAL_SAMPLE - len(self.counts.refusals), 0)]:
+            self.counts.refusals += ({"reference": reference, "reason": reason},)
         if self.on_refused is not None:
-            self.on_refused([Refusal(sent.item.reference, reason) for sent, reason in refused])
+            self.on_refused([Refusal(reference, reason) for reference, reason in refused])
 
     def check_refusals(self) -> None:
         """Fail the table when Sales Layer refused more than ``max_failed_ratio`` of its items.
@@ -515,8 +621,15 @@ class _TablePush:
             self.progress(self.counts)
 
 
-def _recorded(batch: Sequence[SentItem], result: BatchResult) -> set[str]:
-    """The references of ``batch`` to record as applied: all but those Sales Layer skipped.
+def _cleared_of(batch: Sequence[SentItem]) -> list[int]:
+    from saleslayer_airflow.push.encoded import EncodedBatch
+
+    return batch.cleared if isinstance(batch, EncodedBatch) else [s.cleared for s in batch]
+
+
+def _recorded(batch: Sequence[SentItem], result: BatchResult) -> set[str] | None:
+    """The references of ``batch`` to record as applied (None: all of them): all but those
+    Sales Layer skipped.
 
     The Import Connector API only counts skipped items. They are the batch's new items (an item
     Sales Layer has is updated, not skipped) when that count equals the number of new items;
@@ -524,12 +637,20 @@ def _recorded(batch: Sequence[SentItem], result: BatchResult) -> set[str]:
     sent again next run, which is harmless: upserts by reference are idempotent), and when more
     items were skipped than were new, none of the batch is.
     """
-    refs = {s.item.reference for s in batch}
+    from saleslayer_airflow.push.encoded import CREATE_CODE, EncodedBatch
+
+    if result.skipped_refs is None and result.skipped <= 0:
+        return None
+    if isinstance(batch, EncodedBatch):
+        refs = set(batch.references)
+        new = {
+            r for r, code in zip(batch.references, batch.codes, strict=True) if code == CREATE_CODE
+        }
+    else:
+        refs = {s.item.reference for s in batch}
+        new = {s.item.reference for s in batch if s.decision is Decision.CREATE}
     if result.skipped_refs is not None:
         return refs - result.skipped_refs
-    if result.skipped <= 0:
-        return refs
-    new = {s.item.reference for s in batch if s.decision is Decision.CREATE}
     if result.skipped > len(new):
         return set()
     return refs - new
@@ -560,9 +681,16 @@ def push_table(
         # A staged file in file order: decided on columns (see push.columnar).
         from saleslayer_airflow.push.columnar import decide_staged, spans
 
+        encoding: FormEncoding | None = None
+        if not options.dry_run:
+            # The transport's form, when it takes items encoded on columns (push.encoded).
+            encoding = getattr(send, "form_encoding", None)
         decided = decide_staged(items, store, options)
-        for span in spans(items, decided, store, options):
-            push.take_decided(span.codes, span.sends)
+        for span in spans(items, decided, store, options, encoding=encoding):
+            if span.encoded is not None:
+                push.take_encoded(span.codes, span.positions, span.encoded)
+            else:
+                push.take_decided(span.codes, span.sends)
     else:
         for chunk in _chunks(items, options.chunk_size):
             push.take(chunk)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from saleslayer_airflow.exceptions import SalesLayerTerminalError
 
@@ -18,6 +18,9 @@ MAX_ITEMS_PER_CALL = 50_000
 DEFAULT_MAX_ITEMS = 10_000
 #: PHP's default ``post_max_size`` (8 MB): a body no PHP endpoint refuses by default.
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+
+if TYPE_CHECKING:
+    import numpy as np
 
 T = TypeVar("T")
 
@@ -84,3 +87,51 @@ def split_batches(
         batch.size += added
     if batch.items:
         yield batch
+
+
+def index_digits(indices: np.ndarray) -> np.ndarray:
+    """How many characters ``str(i)`` has, for each of the non-negative ``indices``."""
+    import numpy as np
+
+    count = np.ones(len(indices), dtype=np.int64)
+    bound = 10
+    while len(indices) and bound <= int(indices.max()):
+        count += indices >= bound
+        bound *= 10
+    return count
+
+
+def split_by_sizes(
+    lengths: np.ndarray,
+    holes: np.ndarray,
+    limits: BatchLimits,
+    *,
+    describe: Callable[[int], str],
+    overhead: int = 0,
+) -> list[tuple[int, int]]:
+    """The calls :func:`split_batches` would cut items into, as ``(start, stop)`` ranges, from
+    the items' encoded parts measured once instead of encoded at each position: item ``i``'s
+    part is ``lengths[i]`` characters with ``holes[i]`` one-character places for its index in
+    its call (each becomes ``str(index)``). ``describe(i)`` names item ``i`` in the error
+    raised when it alone exceeds the cap."""
+    import numpy as np
+
+    size = len(lengths)
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    while start < size:
+        stop = min(size, start + limits.max_items)
+        indices = np.arange(stop - start, dtype=np.int64)
+        parts = lengths[start:stop] + holes[start:stop] * (index_digits(indices) - 1)
+        # The body after each item: the parts so far, an "&" between two, and the overhead.
+        totals = overhead + np.cumsum(parts) + indices
+        fits = int(np.searchsorted(totals, limits.max_bytes, side="right"))
+        if fits == 0:
+            raise SalesLayerTerminalError(
+                f"{describe(start)} alone encodes to {int(parts[0]) + overhead:,} bytes, more "
+                f"than the {limits.max_bytes:,} bytes allowed per call; shorten its values or "
+                "raise the batch size cap (max_bytes)"
+            )
+        bounds.append((start, start + fits))
+        start += fits
+    return bounds

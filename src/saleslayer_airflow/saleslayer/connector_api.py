@@ -31,7 +31,12 @@ from saleslayer_airflow.exceptions import (
     SalesLayerTransientError,
 )
 from saleslayer_airflow.numbers import ExactNumber
-from saleslayer_airflow.saleslayer.batching import Batch, BatchLimits, split_batches
+from saleslayer_airflow.saleslayer.batching import (
+    Batch,
+    BatchLimits,
+    split_batches,
+    split_by_sizes,
+)
 from saleslayer_airflow.saleslayer.credentials import ConnectorCredentials, safe_url
 from saleslayer_airflow.saleslayer.errors import (
     SalesLayerItemsRefused,
@@ -182,12 +187,13 @@ def _plain(name: str) -> bool:
     return bool(name) and "[" not in name and "]" not in name
 
 
-def encode_item(section: str, table: str, index: int, row: Row, *, item: str = "") -> str:
+def encode_item(section: str, table: str, index: int | str, row: Row, *, item: str = "") -> str:
     """:func:`~saleslayer_airflow.saleslayer.form.item_fields`, byte for byte, faster: values
     of the usual kinds are turned into text without the form module's checks per value (which
     are for the unusual ones: mappings by language, sets, bad names), field names are encoded
     once, and values escaped by :func:`_urlencode`. Anything unusual goes to the form module,
-    which also raises its errors."""
+    which also raises its errors. ``index`` may be a text that stands for the index (a
+    placeholder a call substitutes)."""
     template = _template(section, table, tuple(row))
     if template is None:
         return item_fields(section, table, index, row, item=item)
@@ -358,26 +364,87 @@ class ConnectorApiClient:
         )
         return counts
 
-    def _batches(
-        self, section: str, table: str, rows: Iterable[Row], ref_field: str | None
-    ) -> Iterator[Batch[tuple[int, Row]]]:
-        def encode(index: int, numbered: tuple[int, Row]) -> str:
-            try:
-                return encode_item(section, table, index, numbered[1])
-            except SalesLayerTerminalError:
-                # Encode again to name the item by its reference; only on the error path.
-                return item_fields(section, table, index, numbered[1], item=describe(numbered))
+    def encode_fragment(
+        self, table: str, row: Row, position: int, *, placeholder: str, ref_field: str | None
+    ) -> str:
+        """The encoded fields of an upserted ``row`` (the ``position``-th of the rows given,
+        which names it in errors), with ``placeholder`` for its index in its call: what
+        :meth:`plan_calls` encodes, for callers that encode most rows on columns."""
+        return self._encoder(INPUT_DATA, table, ref_field)(placeholder, (position, row))
 
+    def plan_sizes(
+        self,
+        table: str,
+        lengths: Any,
+        holes: Any,
+        *,
+        describe: Callable[[int], str],
+    ) -> list[tuple[int, int]]:
+        """The calls :meth:`upsert` would cut items into, as ``(start, stop)`` ranges, from
+        each item's encoded length and the places of its index in it (see
+        :func:`~saleslayer_airflow.saleslayer.batching.split_by_sizes`)."""
+        return split_by_sizes(
+            lengths, holes, self.options.limits, describe=describe, overhead=self._overhead()
+        )
+
+    def send_encoded(self, table: str, parts: list[str]) -> dict[str, ImportCounts]:
+        """Send one upsert call of ``table`` whose items are encoded already (``parts``, each
+        with its index in the call; within the limits, see :meth:`plan_sizes`); return Sales
+        Layer's counts per table."""
+        counts = self._call(parts, {table: len(parts)}, table_label=table)
+        if log.isEnabledFor(logging.INFO):
+            size = sum(map(len, parts)) + max(len(parts) - 1, 0) + self._overhead()
+            log.info(
+                "Sales Layer %s: upserted %d items of table %r (%s bytes): %s",
+                API,
+                len(parts),
+                table,
+                f"{size:,}",
+                {name: vars(c) for name, c in counts.items()},
+            )
+        return counts
+
+    def _overhead(self) -> int:
+        return len("&input_data_directly=1") if self.options.input_data_directly else 0
+
+    @staticmethod
+    def _describer(table: str, ref_field: str | None) -> Callable[[tuple[int, Row]], str]:
         def describe(numbered: tuple[int, Row]) -> str:
             position, row = numbered
             ref = row.get(ref_field) if ref_field else None
             label = f"item #{position + 1}"
             return f"table {table!r}, {label}" + (f" ({ref_field} {ref!r})" if ref else "")
 
-        overhead = len("&input_data_directly=1") if self.options.input_data_directly else 0
+        return describe
+
+    def _encoder(
+        self, section: str, table: str, ref_field: str | None
+    ) -> Callable[[int | str, tuple[int, Row]], str]:
+        describe = self._describer(table, ref_field)
+
+        def encode(index: int | str, numbered: tuple[int, Row]) -> str:
+            try:
+                return encode_item(section, table, index, numbered[1])
+            except SalesLayerTerminalError:
+                # Encode again to name the item by its reference; only on the error path.
+                return item_fields(section, table, index, numbered[1], item=describe(numbered))
+
+        return encode
+
+    def _batches(
+        self, section: str, table: str, rows: Iterable[Row], ref_field: str | None
+    ) -> Iterator[Batch[tuple[int, Row]]]:
         return split_batches(
-            enumerate(rows), self.options.limits, encode, describe=describe, overhead=overhead
+            enumerate(rows),
+            self.options.limits,
+            self._encoder(section, table, ref_field),
+            describe=self._describer(table, ref_field),
+            overhead=self._overhead(),
         )
+
+    def describe_item(self, table: str, position: int, row: Row, ref_field: str | None) -> str:
+        """How errors name the ``position``-th row given (``table 'x', item #3 (ref 'R')``)."""
+        return self._describer(table, ref_field)((position, row))
 
     def _push(
         self, section: str, table: str, rows: Iterable[Row], ref_field: str | None

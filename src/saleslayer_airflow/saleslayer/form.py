@@ -108,8 +108,9 @@ def _encoded_value(text: str) -> str:
     return text if _PLAIN.match(text) else php_urlencode(text)
 
 
-def item_fields(section: str, table: str, index: int, row: Row, *, item: str = "") -> str:
-    """The encoded form fields of one item at position ``index`` of its table, ``&``-joined."""
+def item_fields(section: str, table: str, index: int | str, row: Row, *, item: str = "") -> str:
+    """The encoded form fields of one item at position ``index`` of its table, ``&``-joined
+    (``index`` may be a text standing for it, which a caller substitutes)."""
     _check_name(table, what="table name", where=f"table {table!r}")
     head = f"{_encoded_name(section)}%5B{_encoded_name(table)}%5D%5B{index}%5D%5B"
     return "&".join(
