@@ -1,6 +1,7 @@
 """Command line: check connector files, write their JSON Schema, show the DAGs Airflow builds.
 
     python -m saleslayer_airflow validate include/connectors          # every problem, exit 1 if any
+    python -m saleslayer_airflow validate CONNECTOR.yaml --sample export.csv   # + its columns
     python -m saleslayer_airflow schema --output schema/connector.schema.json
     python -m saleslayer_airflow dags --dags-folder dags               # what Airflow parses
 
@@ -14,7 +15,10 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from saleslayer_airflow.config.connector import ConnectorConfig
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -42,7 +46,102 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"{bad} with problems ({len(result.problems)} problem(s))",
         file=err,
     )
-    return EXIT_PROBLEMS if result.problems or missing else EXIT_OK
+    code = EXIT_PROBLEMS if result.problems or missing else EXIT_OK
+    if args.sample:
+        if len(files) != 1:
+            print("validate: --sample checks one connector file; name exactly one", file=err)
+            return EXIT_USAGE
+        checked = result.connectors.get(files[0])
+        if checked is None:
+            print(
+                "validate: the connector file has problems; its columns were not checked", file=err
+            )
+            return code
+        sampled = _check_samples(files[0], checked, args.sample, args.quiet, out, err)
+        code = sampled if sampled != EXIT_OK else code
+    return code
+
+
+def _samples(
+    config: ConnectorConfig, given: Sequence[str], err: TextIO
+) -> list[tuple[Path, str | None]] | None:
+    """``--sample FILE`` / ``--sample NAME=FILE`` as (path, name in `source.files`), or None
+    (and a message) when they do not fit the connector."""
+    declared = list(config.source.named_files())
+    samples: list[tuple[Path, str | None]] = []
+    for text in given:
+        name, sep, rest = text.partition("=")
+        if sep and name in declared:
+            samples.append((Path(rest), name))
+        elif sep and not Path(text).exists() and name.isidentifier():
+            listed = ", ".join(declared) or "none (the source reads a single export)"
+            print(
+                f"validate: --sample {text}: {name!r} is not a file the source declares; "
+                f"its `files:` are: {listed}",
+                file=err,
+            )
+            return None
+        elif len(declared) > 1:
+            print(
+                f"validate: --sample {text}: the connector reads several named files "
+                f"({', '.join(declared)}); give each as --sample NAME=FILE",
+                file=err,
+            )
+            return None
+        else:
+            samples.append((Path(text), declared[0] if declared else None))
+    for path, _ in samples:
+        if not path.is_file():
+            print(f"{path}: no such file", file=err)
+            return None
+    return samples
+
+
+def _check_samples(
+    connector: Path,
+    config: ConnectorConfig,
+    given: Sequence[str],
+    quiet: bool,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """The column preflight of each sample against the connector: exit 1 on a problem."""
+    from saleslayer_airflow.config.load import display_path
+    from saleslayer_airflow.config.yaml_source import parse_yaml
+    from saleslayer_airflow.exceptions import Problem, TerminalError
+    from saleslayer_airflow.validation.columns import check_columns, read_header
+
+    samples = _samples(config, given, err)
+    if samples is None:
+        return EXIT_USAGE
+    shown = display_path(connector)
+    doc = parse_yaml(connector.read_text(encoding="utf-8"))
+    errors = warnings = 0
+    for path, name in samples:
+        try:
+            header = read_header(path, config.format, display_path(path))
+        except TerminalError as exc:  # the split would fail on it the same way
+            print(f"{shown}:{doc.line_of(('format',))}: format: {exc}", file=out)
+            errors += 1
+            continue
+        found_here = check_columns(config, header, file=name)
+        for problem in found_here:
+            line = doc.line_of(problem.named.path)
+            found = Problem(shown, line, problem.named.field, problem.message)
+            if problem.certain:
+                errors += 1
+                print(found, file=out)
+            else:
+                warnings += 1
+                print(f"{found} (warning)", file=out)
+        if not quiet and not found_here:
+            print(f"{display_path(path)}: ok (every column {shown} names is there)", file=out)
+    print(
+        f"validate: {len(samples)} sample file(s) checked against {shown}: "
+        f"{errors} column problem(s), {warnings} warning(s)",
+        file=err,
+    )
+    return EXIT_PROBLEMS if errors else EXIT_OK
 
 
 def _schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -127,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("paths", nargs="+", metavar="PATH", help="files, or folders of *.yaml")
     validate.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+    validate.add_argument(
+        "--sample",
+        action="append",
+        metavar="[NAME=]FILE",
+        help="also check every column the connector names against this export's header "
+        "(read from its start only); NAME=FILE for a named file of `source.files`. Repeatable.",
+    )
     validate.set_defaults(run=_validate)
 
     schema = commands.add_parser("schema", help="print or write the connector JSON Schema")

@@ -6,7 +6,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
@@ -15,6 +15,11 @@ from saleslayer_airflow.exceptions import TerminalError
 from saleslayer_airflow.operators.base import ConnectorStageOperator, frozen_heap
 from saleslayer_airflow.staging import REJECTED_REFS_SUFFIX, REJECTS_FILE, SPLIT
 from saleslayer_airflow.ui.links import RejectsFileLink
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from saleslayer_airflow.normalize.results import LandedFile
 
 
 def _local_copy(uri: str, into: Path, index: int) -> Path:
@@ -58,6 +63,16 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
         with frozen_heap():
             return self._run(context)
 
+    def _check_columns(self, files: Sequence[LandedFile]) -> None:
+        """Fail (MissingColumnsError) when a file's header lacks a column the connector names."""
+        from saleslayer_airflow.validation.columns import MissingColumnsError, preflight
+
+        checked = preflight(self.connector_config, [(f.path, f.name, f.file) for f in files])
+        for warning in checked.warnings:
+            self.log.warning("%s", warning)
+        if checked.errors:
+            raise MissingColumnsError(self.connector_id, checked.errors)
+
     def _run(self, context: Context) -> Any:
         from airflow.sdk import ObjectStoragePath
         from airflow.sdk.exceptions import AirflowFailException
@@ -88,6 +103,12 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
                 LandedFile(_local_copy(f.path, work, i), f.name or f.path, file=f.file)
                 for i, f in enumerate(fetched.files)
             ]
+            # Every column the connector names, against each file's header (read from its
+            # start): a typo fails here, with a suggestion, before any file is read in full.
+            try:
+                self._check_columns(files)
+            except TerminalError as exc:
+                raise AirflowFailException(str(exc)) from exc
             # Parents imported by earlier runs (of any connector feeding the table) resolve too,
             # within the account this connector pushes to: another account's are not there.
             account = target_account_or_none(config, self.log.warning)
