@@ -177,4 +177,4 @@ def test_connection_form_and_provider_info_follow_airflow_schemas() -> None:
     (conn_type,) = info["connection-types"]
     assert conn_type["hook-class-name"] == "saleslayer_airflow.saleslayer.hook.SalesLayerHook"
     assert conn_type["conn-fields"]["api_key"]["schema"]["format"] == "password"
-    assert set(conn_type["conn-fields"]) == {"rest_url", "api_key", "timeout"}
+    assert set(conn_type["conn-fields"]) == {"rest_url", "api_key", "timeout", "account_schema"}

@@ -89,6 +89,7 @@ def push_staged_table(request: TablePushRequest) -> TablePushResult:
     from saleslayer_airflow.push.items import read_items, read_references
     from saleslayer_airflow.push.pipeline import push_table
     from saleslayer_airflow.push.targets import open_target, target_account
+    from saleslayer_airflow.saleslayer.preflight import check_account_names
     from saleslayer_airflow.state import StateStore
 
     config, table, log, progress = request.config, request.table, request.log, request.progress
@@ -103,6 +104,9 @@ def push_staged_table(request: TablePushRequest) -> TablePushResult:
         # upgrade to accounts takes the table's earlier state along.
         store.account = target_account(config)
         store.adopt_legacy(config.id, table)
+        # Every table's names against the account, in every push task (a retried one too):
+        # a typo in the products fails the categories' push as well, before anything is sent.
+        check_account_names(config, log)
         # Planned (and refused past the safety limit) before anything is sent.
         deletions = plan_table_deletions(
             config, table, request.staged, store, export_date=options.export_date, log=log

@@ -3,7 +3,9 @@
 Connection fields: host = Import Connector API URL (``https://api.saleslayer.com``, or
 ``http://127.0.0.1:8090`` for the emulator), login = connector code, password = the connector's
 private key; extra ``rest_url`` and ``api_key`` for the Catalog REST API, optional ``timeout``
-(seconds per request), optional ``account`` (see :attr:`SalesLayerHook.account_key`). As an
+(seconds per request), optional ``account`` (see :attr:`SalesLayerHook.account_key`), optional
+``account_schema`` (the account's tables and fields, for the name check before a push when the
+connection has no REST API key: see :mod:`saleslayer_airflow.saleslayer.preflight`). As an
 environment variable::
 
     AIRFLOW_CONN_SALESLAYER_DEFAULT='{"conn_type": "saleslayer",
@@ -87,6 +89,10 @@ class SalesLayerHook(BaseHook):
     def _extra(self) -> dict[str, Any]:
         extra = self._connection().extra_dejson
         return dict(extra) if isinstance(extra, dict) else {}
+
+    def extra_options(self) -> dict[str, Any]:
+        """The connection's extra as a dict (it holds the REST API key: never log it)."""
+        return self._extra()
 
     def _api_url(self, conn: Any) -> str:
         host = str(conn.host or "").strip()

@@ -29,6 +29,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "rest_url": "https://api2.saleslayer.com/catalog/rest/Catalog/",
         "api_key": "the account's REST API key (X-API-KEY)",
         "timeout": "60",
+        "account_schema": '{"products": ["prod_ref", "prod_title"]} or /path/schema.json',
     },
 }
 
@@ -49,6 +50,13 @@ CONN_FIELDS: dict[str, Any] = {
         "label": "Timeout (seconds)",
         "description": "Seconds to wait for one HTTP request to Sales Layer (default 60).",
         "schema": {"type": ["number", "null"], "minimum": 1},
+    },
+    "account_schema": {
+        "label": "Account schema (optional)",
+        "description": "Without a REST API key: the account's tables and fields, as JSON "
+        '(e.g. {"products": ["prod_ref", "prod_title", "cat_ref"]}) or a file path, so that '
+        "unknown fields are found before anything is sent (README: Sales Layer field check).",
+        "schema": {"type": ["string", "null"]},
     },
 }
 

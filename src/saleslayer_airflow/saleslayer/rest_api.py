@@ -256,6 +256,32 @@ class RestCatalogClient:
         self._retrying(f"Sales Layer {API} check")(self._request, "GET", url, table=CATEGORIES.name)
         return f"Sales Layer {API} at {safe_url(self._base)} accepted the API key"
 
+    def metadata(self, path: str = "$metadata") -> list[dict[str, Any]]:
+        """The account's model: one JSON Schema per table (``GET $metadata``, or another
+        metadata ``path`` such as ``CustomEntities/$metadata``); read-only, retried like any
+        read."""
+        url = self._url(path)
+
+        def read() -> Any:
+            response = self._request("GET", url, table="$metadata")
+            try:
+                return response.json()
+            except ValueError:
+                return None
+
+        document = self._retrying(f"Sales Layer {API} {path}")(read)
+        schemas = document.get("value") if isinstance(document, Mapping) else None
+        if not isinstance(schemas, list):
+            raise SalesLayerTerminalError(
+                f"Sales Layer {API} answered {path} with a body that holds no 'value' list "
+                f"[{where(conn_id=self.conn_id, method='GET', url=safe_url(url))}]: check the "
+                "REST base URL (extra 'rest_url'); it must end in /Catalog/",
+                conn_id=self.conn_id,
+                url=safe_url(url),
+                table="$metadata",
+            )
+        return [dict(schema) for schema in schemas if isinstance(schema, Mapping)]
+
     # ------------------------------------------------------------------ lookups
 
     def _lookup_groups(self, entity: EntitySet, refs: list[str]) -> Iterator[list[str]]:
