@@ -25,10 +25,13 @@ def _bom(head: bytes) -> tuple[str, int] | None:
     return None
 
 
-def _looks_utf8(sample: bytes) -> bool:
-    """UTF-8 when the sample decodes, or when valid multi-byte sequences outnumber bad bytes."""
+def _looks_utf8(sample: bytes, *, whole: bool) -> bool:
+    """UTF-8 when the sample decodes, or when valid multi-byte sequences outnumber bad bytes.
+    ``whole``: the sample is the whole file, so a sequence cut at its end is a bad byte (not
+    the start of a character the next MiB completes): a cp1252 export ending in 'café' with no
+    line break after it is not UTF-8."""
     decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
-    text = decoder.decode(sample, final=False)
+    text = decoder.decode(sample, final=whole)
     bad = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
     if bad == 0:
         return True
@@ -48,7 +51,8 @@ def resolve_encoding(raw: BinaryIO, declared: str, name: str) -> tuple[str, int]
     if declared == "auto":
         if found is not None:
             return found
-        return ("utf-8", 0) if _looks_utf8(head) else ("cp1252", 0)
+        whole = len(head) < _SAMPLE_BYTES
+        return ("utf-8", 0) if _looks_utf8(head, whole=whole) else ("cp1252", 0)
     family = codecs.lookup(declared).name
     if found is not None and found[0] == "utf-8":
         if family != "utf-8":
