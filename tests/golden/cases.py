@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree.ElementTree import ParseError, canonicalize
 
 from saleslayer_airflow.config.connector import ConnectorConfig
 from saleslayer_airflow.config.load import load_connector, parse_connector
@@ -74,7 +75,9 @@ class Case:
 def fingerprint(data: bytes) -> str:
     """The sha256 of an input, stable across runs: a workbook (a zip) is hashed by its parts
     minus docProps/core.xml, because openpyxl stamps the time into that part and into the zip
-    entries of every workbook it saves; a gzip stream without the time in its header."""
+    entries of every workbook it saves, and its XML parts in canonical form (C14N), because
+    openpyxl writes ``<v/>`` with lxml installed and ``<v />`` without; a gzip stream without
+    the time in its header."""
     if data[:2] == b"\x1f\x8b" and len(data) >= 10:
         return "gzip:" + hashlib.sha256(data[:4] + bytes(4) + data[8:]).hexdigest()
     if data[:4] == b"PK\x03\x04":
@@ -84,11 +87,21 @@ def fingerprint(data: bytes) -> str:
                 for name in sorted(book.namelist()):
                     if name == "docProps/core.xml":
                         continue
-                    digest.update(name.encode() + b"\0" + book.read(name) + b"\0")
-                return "zip:" + digest.hexdigest()
+                    body = book.read(name)
+                    if name.endswith((".xml", ".rels")):
+                        body = _canonical(body)
+                    digest.update(name.encode() + b"\0" + body + b"\0")
+                return "zip-c14n:" + digest.hexdigest()
         except zipfile.BadZipFile:
             pass
     return hashlib.sha256(data).hexdigest()
+
+
+def _canonical(body: bytes) -> bytes:
+    try:
+        return canonicalize(body.decode("utf-8")).encode("utf-8")
+    except (UnicodeDecodeError, ParseError):  # a broken part of a malformed workbook: as it is
+        return body
 
 
 def _slug(text: str) -> str:
