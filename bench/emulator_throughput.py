@@ -2,16 +2,18 @@
 
     .venv/bin/python bench/emulator_throughput.py                    # 200,000 items
     .venv/bin/python bench/emulator_throughput.py --items 20000 --profile emu.prof
+    .venv/bin/python bench/emulator_throughput.py --tracking-steps 2  # tracked, as in the demo
 
 The emulator runs in its own process (``python -m saleslayer_airflow.emulator``, the default
 tenant, a new SQLite file, ``tracking.steps_to_end: 0`` so each call is applied as it arrives,
-as in ``bench/pipeline.py``), so its CPU is its own. The items are shaped like those
-``../shared/bench/flat_http.yaml`` pushes: 296 categories (a three-level tree, parents linked),
-products (titles and descriptions in two languages, one category), and five variants per product
-(``prod_ref`` link, size, colour, price, EAN). They are encoded and sent by the project's own
-client (:class:`ConnectorApiClient`: PHP bracket form, signed, one tracking poll per call), in
-calls of ``--batch-size`` items. Encoding happens before the clock starts: the figures are the
-emulator's.
+as in ``bench/pipeline.py``; ``--tracking-steps N`` makes each call a tracked job that ends after
+N status polls, the way the real service and the demo answer), so its CPU is its own. The items
+are shaped like those ``../shared/bench/flat_http.yaml`` pushes: 296 categories (a three-level
+tree, parents linked), products (titles and descriptions in two languages, one category), and
+five variants per product (``prod_ref`` link, size, colour, price, EAN). They are encoded and
+sent by the project's own client (:class:`ConnectorApiClient`: PHP bracket form, signed, one
+tracking poll per call), in calls of ``--batch-size`` items. Encoding happens before the clock
+starts: the figures are the emulator's.
 
 Two passes over the same references: the first import (every item created), then an update
 (every item's title, price and EAN changed). Each pass prints items per second over its wall time
@@ -160,11 +162,12 @@ class Emulator:
             self.process.wait()
 
 
-def start_emulator(workdir: Path, profile: Path | None) -> Emulator:
+def start_emulator(workdir: Path, profile: Path | None, tracking_steps: int = 0) -> Emulator:
     """Start the emulator process and wait until it answers."""
     settings = workdir / "settings.yaml"
     settings.write_text(
-        json.dumps({"tracking": {"steps_to_end": 0, "seconds_per_step": 0}}), encoding="utf-8"
+        json.dumps({"tracking": {"steps_to_end": tracking_steps, "seconds_per_step": 0}}),
+        encoding="utf-8",
     )
     port = free_port()
     command = [sys.executable]
@@ -266,10 +269,12 @@ def print_profile(path: Path, top: int) -> None:
     stats.sort_stats("tottime").print_stats(top)
 
 
-def bench(items: int, batch_size: int, workdir: Path, profile: Path | None) -> dict[str, Any]:
+def bench(
+    items: int, batch_size: int, workdir: Path, profile: Path | None, tracking_steps: int = 0
+) -> dict[str, Any]:
     products = max(1, items // (VARIANTS_PER_PRODUCT + 1))
     variants = items - products
-    emulator = start_emulator(workdir, profile)
+    emulator = start_emulator(workdir, profile, tracking_steps)
     # The client's limits cut calls by items and bytes; the item count decides here.
     options = ConnectorApiOptions(
         poll_interval=0.05, timeout=600.0, limits=BatchLimits(max_items=batch_size)
@@ -314,6 +319,7 @@ def bench(items: int, batch_size: int, workdir: Path, profile: Path | None) -> d
         "products": products,
         "variants": variants,
         "batch_size": batch_size,
+        "tracking_steps": tracking_steps,
         "passes": [p.as_dict() for p in passes],
         "problems": problems,
     }
@@ -325,9 +331,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=5_000, help="items per import call")
     parser.add_argument("--profile", type=Path, help="run the emulator under cProfile, to FILE")
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
+    parser.add_argument(
+        "--tracking-steps",
+        type=int,
+        default=0,
+        help="status polls before a call's job ends (0: applied as it arrives)",
+    )
     args = parser.parse_args(argv)
+    if args.tracking_steps < 0:
+        parser.error("--tracking-steps must be 0 or more")
     with tempfile.TemporaryDirectory(prefix="emulator-throughput-") as tmp:
-        result = bench(args.items, args.batch_size, Path(tmp), args.profile)
+        result = bench(args.items, args.batch_size, Path(tmp), args.profile, args.tracking_steps)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2), encoding="utf-8")
     for problem in result["problems"]:

@@ -1,4 +1,4 @@
-"""The Import Connector call of one table applied at once, column by column.
+"""The Import Connector call of one table applied column by column, at once or as a tracked job.
 
 What this project's client sends is one table per call, rows numbered from 0, every row with
 the same fields in the same order: :func:`~saleslayer_airflow.emulator.form_fast.parse_columns`
@@ -15,21 +15,29 @@ for anything else: an error to report (it is reported by the row path, in its wo
 ``X`` (a delete), a reference given twice, ``REF``, an emptied language or list, a connector
 that overwrites, items refused by the settings, a link to check row by row. The row path then
 handles the call as before.
+
+A tracked call (not applied at once) is checked and counted the same way when it arrives
+(:func:`check_tracked`: its answer) and kept by its job as its columns (:func:`job_batch`); when
+the job ends, :func:`apply_job` plans them again against the store as it is then (other jobs
+may have ended meanwhile), as the row path plans its rows again, and applies them column by
+column, or row by row if the column path now declines.
 """
 
 from __future__ import annotations
 
 import json
 import operator
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 
 from saleslayer_airflow.emulator import importer
 from saleslayer_airflow.emulator.form_fast import ColumnForm
-from saleslayer_airflow.emulator.settings import EmulatorSettings
+from saleslayer_airflow.emulator.settings import ConnectorApiSettings, EmulatorSettings
 from saleslayer_airflow.emulator.storage import (
     AUTHOR_CONNECTOR,
+    JOB_COLUMNS,
     ItemPatch,
     NewItemRow,
     Storage,
@@ -177,6 +185,34 @@ def prepare(
 ) -> Prepared | None:
     """Check and plan a call read column-wise; None when the row path must handle it (see the
     module docstring). Reads the store only: call it inside the transaction that applies."""
+    return _prepare(tenant, storage, settings, connector, form, build=True)
+
+
+def check_tracked(
+    tenant: Tenant,
+    storage: Storage,
+    settings: EmulatorSettings,
+    connector: ConnectorSpec,
+    form: ColumnForm,
+) -> importer.Counts | None:
+    """A tracked call checked and counted as :func:`prepare` does (the answer it is accepted
+    with), None when the row path must handle it; its items' JSON is not built (a third of the
+    work of :func:`prepare`): its job builds it when it ends (:func:`apply_job`)."""
+    prepared = _prepare(tenant, storage, settings, connector, form, build=False)
+    return None if prepared is None else prepared.counts
+
+
+def _prepare(
+    tenant: Tenant,
+    storage: Storage,
+    settings: EmulatorSettings,
+    connector: ConnectorSpec,
+    form: ColumnForm,
+    *,
+    build: bool,
+) -> Prepared | None:
+    """:func:`prepare`; without ``build``, a plan that only counts (no items' JSON: it cannot
+    be applied), declining the same calls."""
     table = tenant.table(form.table)
     if table is None or connector.overwrite:
         return None
@@ -185,7 +221,10 @@ def prepare(
     if shape is None:
         return None
     refs = columns[form.names.index(table.ref_field)]
-    patch = _patch_json(shape.order, columns, len(refs))
+    if build:
+        patch = _patch_json(shape.order, columns, len(refs))
+    else:
+        patch = None if _empties_a_list(shape.order, columns) else ([], {})
     if patch is None:
         return None
     fields, new_fields = patch
@@ -214,6 +253,65 @@ def prepare(
         linked,
         counts,
     )
+
+
+def _empties_a_list(order: list[_Value | _Languages], columns: list[list[str]]) -> bool:
+    """Whether a row empties a list (``,``): when :func:`_patch_json` declines."""
+    return any(
+        cell and not cell.strip(",")
+        for entry in order
+        if isinstance(entry, _Value) and entry.is_list
+        for cell in columns[entry.column]
+    )
+
+
+def job_batch(table: TableSpec, form: ColumnForm) -> importer.Batch:
+    """A tracked call :func:`check_tracked` took, as its job keeps it until it ends: the
+    references it upserts (what readers of the job records find in every job, as
+    :meth:`Prepared.batch`) and its columns, planned again when the job ends
+    (:func:`apply_job`). Lists of texts: encoded and decoded many times faster than the row
+    path's batch of row dicts."""
+    refs = form.columns[form.names.index(table.ref_field)]
+    return {
+        "upserts": {table.import_name: [{"ref": ref} for ref in refs]},
+        "deletes": {},
+        "duplicates": {},
+        JOB_COLUMNS: {"names": list(form.names), "values": form.columns},
+    }
+
+
+_AT_END = EmulatorSettings(
+    connector_api=ConnectorApiSettings(unknown_fields="ignore", max_items_per_call=sys.maxsize)
+)
+"""The settings a tracked job's call is planned with when it ends. The checks of the call alone
+(its size, unknown fields, refused items) were made when it was accepted, and the row path does
+not make them again either: a settings change in between must not fail the job. A call that
+passed them reads the same with these (an unknown field was then ignored, or there was none)."""
+
+
+def job_form(batch: importer.Batch) -> ColumnForm | None:
+    """The columns a tracked job keeps (:func:`job_batch`), or None for a job of the row path
+    (its batch holds the call's normalized rows)."""
+    kept = batch.get(JOB_COLUMNS)
+    if kept is None:
+        return None
+    (table,) = batch["upserts"]
+    return ColumnForm(table, tuple(kept["names"]), kept["values"])
+
+
+def apply_job(
+    tenant: Tenant, storage: Storage, connector: ConnectorSpec, form: ColumnForm
+) -> importer.Counts:
+    """Apply the call of a tracked job that ends, in one transaction, and return what it did:
+    planned against the store as it is now, column by column; when :func:`prepare` declines now
+    (a link's target deleted meanwhile, say), row by row, as the row path applies its jobs (it
+    raises :class:`importer.ImportRejected` in its words when the call no longer fits)."""
+    with storage.transaction():
+        prepared = prepare(tenant, storage, _AT_END, connector, form)
+        if prepared is not None:
+            return prepared.apply(storage)
+        batch = importer.normalize(tenant, _AT_END.connector_api, form.form())
+        return importer.apply(tenant, storage, connector, batch)
 
 
 @dataclass

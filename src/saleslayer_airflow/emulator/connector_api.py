@@ -13,7 +13,11 @@ from fastapi import APIRouter, Request, Response
 
 from saleslayer_airflow.emulator import bulk, importer
 from saleslayer_airflow.emulator.form import FormError
-from saleslayer_airflow.emulator.form_fast import parse_columns, parse_import_form_fast
+from saleslayer_airflow.emulator.form_fast import (
+    ColumnForm,
+    parse_columns,
+    parse_import_form_fast,
+)
 from saleslayer_airflow.emulator.signing import ERROR_MESSAGES, SignatureError, check_signature
 from saleslayer_airflow.emulator.state import EmulatorState
 from saleslayer_airflow.emulator.storage import Job
@@ -92,7 +96,7 @@ class ConnectorApi:
             form = parse_import_form_fast(body) if columns is None else None
         except FormError as exc:
             return legacy_error(1, str(exc), version=version)
-        if settings.busy_while_job_running and state.storage.open_jobs(connector.code):
+        if settings.busy_while_job_running and state.storage.open_jobs(connector.code, batch=False):
             return legacy_error(14, "the previous import of this connector has not ended")
         if settings.reject_reused_unique and not state.storage.remember_unique(
             connector.code, query["unique"], now, 2 * settings.time_window_seconds + 1
@@ -102,14 +106,21 @@ class ConnectorApi:
         directly = columns.directly if columns is not None else form is not None and form.directly
         at_once = directly or state.settings.tracking.steps_to_end == 0
         # A call applied at once is checked, recorded and applied in one transaction: the plan
-        # that answers it is the one applied (not made twice), and one commit writes it all.
+        # that answers it is the one applied (not made twice), and one commit writes it all. A
+        # tracked call is planned now (its answer) and again when its job ends, either way.
         with state.storage.transaction() if at_once else contextlib.nullcontext():
-            if at_once and columns is not None:
+            if columns is not None and at_once:
                 prepared = bulk.prepare(
                     state.tenant, state.storage, state.settings, connector, columns
                 )
                 if prepared is not None:
                     return self._accepted(request, query, response, connector, prepared)
+            if columns is not None and not at_once:
+                checked = bulk.check_tracked(
+                    state.tenant, state.storage, state.settings, connector, columns
+                )
+                if checked is not None:
+                    return self._tracked(request, query, response, connector, columns, checked)
             if form is None:
                 assert columns is not None
                 form = columns.form()
@@ -133,15 +144,7 @@ class ConnectorApi:
             job = state.jobs.submit(
                 connector.code, batch, counts, fail=fail, at_once=at_once, planned=planned
             )
-            counts = job.counts
-        response["error"] = 0
-        response["input_response"] = {
-            "result": 1,
-            "errors": [],
-            **counts,
-            "status_tracking": f"{str(request.base_url).rstrip('/')}{TRACKING_PATH}{job.id}",
-        }
-        return self._answer(response, query)
+        return self._accepted_job(request, query, response, job)
 
     def _accepted(
         self,
@@ -163,6 +166,31 @@ class ConnectorApi:
             at_once=True,
             apply=lambda: prepared.apply(state.storage),
         )
+        return self._accepted_job(request, query, response, job)
+
+    def _tracked(
+        self,
+        request: Request,
+        query: dict[str, str],
+        response: dict[str, Any],
+        connector: ConnectorSpec,
+        form: ColumnForm,
+        checked: importer.Counts,
+    ) -> Response:
+        """Record a tracked call :func:`bulk.check_tracked` took: its job keeps its columns, to
+        be planned again and applied column by column when it ends."""
+        state = self.state
+        table = state.tenant.table(form.table)
+        assert table is not None  # check_tracked found it
+        counts: dict[str, Any] = dict(checked.as_response([table.import_name]))
+        fail = state.faults.next_job_fails()
+        job = state.jobs.submit(connector.code, bulk.job_batch(table, form), counts, fail=fail)
+        return self._accepted_job(request, query, response, job)
+
+    def _accepted_job(
+        self, request: Request, query: dict[str, str], response: dict[str, Any], job: Job
+    ) -> Response:
+        """The answer to an accepted call: its job's counts and tracking URL."""
         response["error"] = 0
         response["input_response"] = {
             "result": 1,

@@ -10,9 +10,10 @@ per item; new items are inserted and updates written with one prepared statement
 (``executemany``); an update that only sets values is merged into the stored item by SQLite
 (``json_patch``) without reading it. The answers are those of applying one item after another.
 
-A call applied at once whose rows are of one table and share their fields (what this project's
-client sends) does not come here: :mod:`saleslayer_airflow.emulator.bulk` applies it column by
-column, with the same answers, and hands anything else back to this row path.
+A call whose rows are of one table and share their fields (what this project's client sends)
+does not come here, applied at once or as a tracked job: :mod:`saleslayer_airflow.emulator.bulk`
+applies it column by column, with the same answers, and hands anything else back to this row
+path (a tracked job's call too, when it no longer fits the column path as its job ends).
 """
 
 from __future__ import annotations

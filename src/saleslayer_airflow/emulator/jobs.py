@@ -1,7 +1,9 @@
 """Import jobs: accepted calls that move ``prepare`` -> ``started`` -> ``end`` (or ``error``).
 
 Jobs live in SQLite, so a restart in the middle of one resumes it: the next poll (or the
-background tick) advances it from where it was. Items are written when a job reaches ``end``.
+background tick) advances it from where it was. Items are written when a job reaches ``end``:
+column by column when the job keeps its call as columns (:func:`bulk.job_batch`), else row by
+row (:func:`importer.apply`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from saleslayer_airflow.emulator import importer
+from saleslayer_airflow.emulator import bulk, importer
 from saleslayer_airflow.emulator.settings import TrackingSettings
 from saleslayer_airflow.emulator.storage import Job, Storage
 from saleslayer_airflow.emulator.tenant import Tenant
@@ -97,7 +99,7 @@ class JobRunner:
 
     def poll(self, job_id: str) -> Job | None:
         """Answer one tracking poll: advance the job, then count the poll."""
-        job = self._storage.job(job_id)
+        job = self._storage.job(job_id, batch=False)
         if job is None:
             return None
         self.advance(job)
@@ -125,9 +127,14 @@ class JobRunner:
             job.status = "error"
             job.message = f"connector {job.connector} is no longer in the tenant file"
         else:
+            if not job.batch:  # read without it (a poll, a tick): it is needed now
+                job.batch = self._storage.job_batch(job.id)
+            form = bulk.job_form(job.batch)
             try:
                 if apply is not None:
                     counts = apply()
+                elif form is not None:
+                    counts = bulk.apply_job(self._tenant, self._storage, connector, form)
                 else:
                     counts = importer.apply(
                         self._tenant, self._storage, connector, job.batch, planned
@@ -142,5 +149,5 @@ class JobRunner:
 
     def tick(self) -> None:
         """Advance every open job (time-based progress); called by the background task."""
-        for job in self._storage.open_jobs():
+        for job in self._storage.open_jobs(batch=False):
             self.advance(job)

@@ -108,6 +108,20 @@ def call_refs_json(batch: dict[str, Any]) -> str:
     return '{"upserts":{' + upserts + "}," + rest[1:]
 
 
+JOB_COLUMNS = "columns"
+"""The key of a job's batch that holds its call as columns (``bulk.job_batch``), beside the
+references it upserts."""
+
+
+def _open_batch_json(batch: dict[str, Any]) -> str:
+    """The batch of an open job as stored: a call kept as columns with its references written
+    directly (:func:`call_refs_json`), its columns as JSON lists; any other call whole."""
+    columns = batch.get(JOB_COLUMNS)
+    if columns is None:
+        return _BATCH_JSON.encode(batch)
+    return f'{call_refs_json(batch)[:-1]},"{JOB_COLUMNS}":{_BATCH_JSON.encode(columns)}}}'
+
+
 def links_json(links: dict[str, list[int]]) -> str:
     """``json.dumps(links)``, written directly: link fields are plain names (the tenant model's
     pattern) and targets are integer ids, so nothing needs escaping; twice as fast, and an
@@ -180,7 +194,8 @@ class Job:
     job never applies it again, and decoding a 5,000-item call on every tracking poll cost about
     as much as applying it. A job that ends as it is accepted (applied at once) is stored with
     the references of its call only (:func:`call_refs_json`): its values are in the items it
-    wrote, and encoding them again cost a sixth of applying the call.
+    wrote, and encoding them again cost a sixth of applying the call. An open job of the column
+    path keeps its call as columns beside those references (``JOB_COLUMNS``).
     """
 
     id: str
@@ -231,6 +246,8 @@ _JOB_COLUMNS = (
     "CASE WHEN status IN ('prepare', 'started') THEN batch ELSE '{}' END AS batch"
 )
 """A job row as :func:`_job` reads it: the batch of an ended job is not even read (see Job)."""
+_JOB_COLUMNS_NO_BATCH = _JOB_COLUMNS.rsplit("CASE", 1)[0] + "'{}' AS batch"
+"""A job row without its batch (``{}``): what a tracking poll needs, unless the job ends."""
 
 AUTHOR_API = "api"
 """``author_type`` of changelog records written through the Catalog REST API (the default)."""
@@ -667,7 +684,7 @@ class Storage:
                 job.created,
                 job.status,
                 job.polls,
-                _BATCH_JSON.encode(job.batch)
+                _open_batch_json(job.batch)
                 if job.status in ("prepare", "started")
                 else call_refs_json(job.batch),
                 json.dumps(job.counts),
@@ -685,14 +702,24 @@ class Storage:
             (job.status, job.polls, json.dumps(job.counts), job.message, job.finished, job.id),
         )
 
-    def job(self, job_id: str) -> Job | None:
-        """The job with this id."""
-        rows = self._query(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+    def job(self, job_id: str, *, batch: bool = True) -> Job | None:
+        """The job with this id; ``batch=False``: without its call (``batch`` is ``{}``; see
+        :meth:`job_batch`)."""
+        columns = _JOB_COLUMNS if batch else _JOB_COLUMNS_NO_BATCH
+        rows = self._query(f"SELECT {columns} FROM jobs WHERE id = ?", (job_id,))
         return _job(rows[0]) if rows else None
 
-    def open_jobs(self, connector: str | None = None) -> list[Job]:
-        """Jobs that have not ended, oldest first (optionally of one connector)."""
-        sql = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN ('prepare', 'started')"
+    def job_batch(self, job_id: str) -> dict[str, Any]:
+        """The call of an open job (``{}`` for an ended job or none): read when the job ends,
+        not decoded on each poll and tick before that."""
+        rows = self._query(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return _job(rows[0]).batch if rows else {}
+
+    def open_jobs(self, connector: str | None = None, *, batch: bool = True) -> list[Job]:
+        """Jobs that have not ended, oldest first (optionally of one connector); ``batch=False``:
+        without their calls (see :meth:`job`)."""
+        columns = _JOB_COLUMNS if batch else _JOB_COLUMNS_NO_BATCH
+        sql = f"SELECT {columns} FROM jobs WHERE status IN ('prepare', 'started')"
         params: tuple[Any, ...] = ()
         if connector is not None:
             sql += " AND connector = ?"
