@@ -81,6 +81,34 @@ def test_unknown_keys_of_a_newer_writer_are_ignored() -> None:
     assert SplitSummary.from_xcom(newer, task_id=SPLIT_TASK).rows_read == 3
 
 
+def test_what_no_table_took_rides_the_summary_and_defaults_when_absent() -> None:
+    old = SplitSummary.from_xcom(OLD_SPLIT, task_id=SPLIT_TASK)
+    assert old.files == () and old.ignored == {} and old.ignored_path is None
+    assert old.tables["products"].filtered == 0
+    newer = SplitSummary.model_validate(
+        OLD_SPLIT
+        | {
+            "files": [
+                {
+                    "name": "a.csv",
+                    "rows_read": 3,
+                    "rows_used": 2,
+                    "rows_unused": 1,
+                    "unread_count": 1,
+                    "unread_columns": ["weight"],
+                }
+            ],
+            "ignored": {"rows that feed no table": 1, "columns no table reads": 1},
+            "ignored_path": "file:///staging/shop/run1/ignored.csv",
+            "ignored_listed": 1,
+        }
+    )
+    again = SplitSummary.from_xcom(json.loads(json.dumps(newer.to_xcom())), task_id=SPLIT_TASK)
+    assert again == newer
+    assert again.files[0].unread_columns == ("weight",)
+    assert again.ignored["rows that feed no table"] == 1
+
+
 @pytest.mark.parametrize("value", [None, {}, []])
 def test_a_missing_result_names_the_task(value: object) -> None:
     with pytest.raises(ContractError, match="task 'validate_and_split' left no result"):

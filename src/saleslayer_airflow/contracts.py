@@ -27,6 +27,9 @@ FETCH_TASK = "fetch_source"
 SPLIT_TASK = "validate_and_split"
 REPORT_TASK = "report"
 
+#: Beside ``rejects.csv`` in the run folder: the first rows that fed no table, with why.
+IGNORED_FILE = "ignored.csv"
+
 
 def push_task_id(table: str) -> str:
     """The push task of a connector table."""
@@ -126,6 +129,30 @@ class StagedTable(_Contract):
     """Rows of the table's input no reader could read: the export then drives no deletions."""
     unreadable: str | None = None
     """How many, of which file, the first line and why; None when every row was read."""
+    filtered: int = 0
+    """Rows of the files the table reads that its `where:` left out (never in ``rows_in``)."""
+
+
+#: Names of a file's unread columns the split summary keeps (it counts them all).
+UNREAD_COLUMNS_SHOWN = 100
+
+
+class SplitFile(BaseModel):
+    """One landed file as the split read it: ``rows_read = rows_used + rows_unused``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
+    rows_read: int
+    rows_used: int
+    """Rows that fed at least one table."""
+    rows_unused: int
+    """Rows that fed no table (counted under ``ignored``, the first listed in ignored.csv)."""
+    unread_count: int = 0
+    """Header columns no table reads."""
+    unread_columns: tuple[str, ...] | None = None
+    """Their names, the first :data:`UNREAD_COLUMNS_SHOWN` (a 5,000-column export must not
+    swell the XCom); None for a format without a header (JSON)."""
 
 
 class SplitSummary(_Contract):
@@ -139,6 +166,15 @@ class SplitSummary(_Contract):
     tables: dict[str, StagedTable]
     balance: str = ""
     """The balance rule the counts obey, for a person reading the XCom."""
+    files: tuple[SplitFile, ...] = ()
+    """Per landed file, in order (empty from a summary written before files were counted)."""
+    ignored: dict[str, int] = {}
+    """What no table took, counted per reason (rows that feed no table, rows a `where:` left
+    out, columns no table reads, keys no field declares...): beside the balance."""
+    ignored_path: str | None = None
+    """ignored.csv in the run folder: the first rows that fed no table, with file, line, why."""
+    ignored_listed: int = 0
+    """Rows listed in ignored.csv (at most a cap; ``ignored`` counts them all)."""
 
 
 class PushStatus(StrEnum):

@@ -11,6 +11,7 @@ from saleslayer_airflow.config.models import (
     JsonFormat,
     TableMapping,
     XlsxFormat,
+    XmlFormat,
 )
 from saleslayer_airflow.plan import ConnectorPlan, Stage, TaskSpec
 
@@ -69,6 +70,8 @@ def _format_line(config: ConnectorConfig) -> str:
         return f"JSON, records at `{fmt.records_path or '(document)'}`"
     if isinstance(fmt, XlsxFormat):
         return f"Excel workbook, sheet `{fmt.sheet}`"
+    if isinstance(fmt, XmlFormat):
+        return f"XML, records at `{fmt.record}`"
     return "JSON Lines"
 
 
@@ -76,7 +79,9 @@ def _origin(mapping: FieldMapping) -> str:
     if mapping.constant is not None:
         return f"constant `{mapping.constant}`"
     text = f"`{mapping.column}`"
-    if mapping.languages:
+    if mapping.template is not None:
+        text = f"template `{mapping.template}`"
+    elif mapping.languages:
         text = ", ".join(
             f"`{mapping.language_pattern.format(column=mapping.column, lang=lang)}`"
             for lang in mapping.languages
@@ -101,8 +106,11 @@ def _links(table: TableMapping) -> str:
         parts.append(f"tree from path `{table.path.column}` split on `{table.path.separator}`")
     if table.categories:
         parts.append(f"categories from `{table.categories.column}`")
-    if table.product:
-        parts.append(f"product from `{table.product}`")
+    if table.product_column():
+        cut = " (cut by a pattern)" if getattr(table.product, "pattern", None) else ""
+        parts.append(f"product from `{table.product_column()}`{cut}")
+    if listing := table.product_listing():
+        parts.append(f"product from the product rows' `{listing.column}`")
     parts += [f"{name} from `{ref.column}`" for name, ref in table.links.items()]
     return "; ".join(parts) or "none"
 

@@ -21,6 +21,7 @@ from saleslayer_airflow.mapping.values import (
     link_value,
     passes_filter,
     rejected_reference,
+    template_cell,
 )
 from saleslayer_airflow.readers.json import MISSING
 
@@ -87,9 +88,13 @@ class BoundTable:
         values: list[Any] = []
         for source in plan.fields:
             cell = self._get[source.column](cells) if source.column is not None else None
+            if source.template is not None:
+                cell = template_cell(source, [self._get[n](cells) for n in source.template.names])
             value = field_value(source, cell)
             if isinstance(value, Rejected):
                 column = source.column or f"(constant of {source.field})"
+                if source.template is not None:
+                    column = source.template.text
                 return RowReject(found.ref, column, value.shown, value.reason, value.code)
             values.append(value)
         for link in plan.links:

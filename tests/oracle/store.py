@@ -16,6 +16,7 @@ from typing import Any
 
 from saleslayer_airflow.config.tables import DuplicatePolicy
 from saleslayer_airflow.mapping.plan import TablePlan
+from saleslayer_airflow.normalize.items import conflict_advice
 from saleslayer_airflow.normalize.results import TableCounts
 from saleslayer_airflow.normalize.results import storable as _storable
 from saleslayer_airflow.validation.values import shown
@@ -233,10 +234,11 @@ class ItemStore:
             if kept is not None and given is not None and kept != given:
                 column = table.plan.columns[index].name
                 first_at = self.where(first.file, first.line, relative_to=c.file)
+                # the advice (collect a list, declare continuation rows) is the engine's text
                 reason = (
                     f"conflict: rows of {c.ref!r} disagree on {column!r}: this row has "
-                    f"{shown(given)!r}, {first_at} has {shown(kept)!r}; {first_at} is kept, "
-                    "fix the export so that both agree"
+                    f"{shown(given)!r}, {first_at} has {shown(kept)!r}; "
+                    + conflict_advice(table.plan, index, c.values, first_at)
                 )
                 table.counts.conflicts += 1
                 table.counts.rejected += 1

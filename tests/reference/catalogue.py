@@ -107,6 +107,13 @@ class Shape:
     encoding: str = "utf-8"  # csv
     delimiter: str = ","  # csv
 
+    @property
+    def links_separator(self) -> str | None:
+        """The products' separator between the categories of a cell: only on another column
+        than the path column (splitting the path column needs a `list_separator` on the
+        categories' path too, which the config requires, and this shape does not model)."""
+        return self.categories_separator if self.categories_column != "path" else None
+
 
 def connector_yaml(shape: Shape) -> str:
     """The connector file of the shape: keep it in step with :class:`Split`."""
@@ -128,8 +135,8 @@ def connector_yaml(shape: Shape) -> str:
 
     column = shape.categories_column
     links = (
-        f"{{column: {column}, separator: {json.dumps(shape.categories_separator)}}}"
-        if shape.categories_separator
+        f"{{column: {column}, separator: {json.dumps(shape.links_separator)}}}"
+        if shape.links_separator
         else f"{{column: {column}}}"
     )
     return (
@@ -741,6 +748,27 @@ def outputs(table: str, shape: Shape) -> tuple[tuple[str, str], ...]:
     )
 
 
+def _advice(table: str, out: str, given: Any, values: list[Any]) -> str:
+    """The end of a conflict's reason: a list field (tags) may collect the rows' values; a row
+    whose conflicting value is its field's default (its cell was empty) and most of whose values
+    are empty looks like a continuation row (not on a category path)."""
+    if out == "tags":
+        return (
+            "; if each row adds values to this list (an image per row), set `collect: true` on "
+            f"field 'tags' of table {table!r}: the values of every row are then gathered, in "
+            "order, each once"
+        )
+    defaulted = out in WHEN_EMPTY and given == WHEN_EMPTY[out]
+    if table != "categories" and defaulted and sum(v is None for v in values) * 2 > len(values):
+        return (
+            "; this row looks like a continuation row (most of its cells are empty, this one took "
+            "the field's default): declare "
+            f"`continuation: {{key: {REFERENCE_COLUMN[table]}}}` on table {table!r} so that the "
+            "empty cells of such rows take their group's first row's values"
+        )
+    return ", fix the export so that both agree"
+
+
 REFERENCE_COLUMN = {"categories": "path", "products": "ref", "variants": "sku"}
 
 
@@ -802,8 +830,8 @@ def category_refs(raw: Any, shape: Shape) -> list[str] | None:
         return None
     if isinstance(raw, list):
         parts = raw
-    elif shape.categories_separator:
-        parts = reference_text(raw, "category reference").split(shape.categories_separator)
+    elif shape.links_separator:
+        parts = reference_text(raw, "category reference").split(shape.links_separator)
     else:
         parts = [raw]
     refs: list[str] = []
@@ -954,7 +982,7 @@ class Split:
                         shown(given),
                         f"conflict: rows of {ref!r} disagree on {out!r}: this row has "
                         f"{shown(given)!r}, line {first.line} has {shown(kept)!r}; line "
-                        f"{first.line} is kept, fix the export so that both agree",
+                        f"{first.line} is kept" + _advice(table, out, given, values),
                     )
                     return
             first.values = [

@@ -24,7 +24,13 @@ from saleslayer_airflow.config.common import (
 from saleslayer_airflow.config.formats import Format
 from saleslayer_airflow.config.settings import Alerting, Staging, ValidationSettings
 from saleslayer_airflow.config.sources import Source
-from saleslayer_airflow.config.tables import TableKind, TableMapping, check_table_files
+from saleslayer_airflow.config.tables import (
+    TableKind,
+    TableMapping,
+    check_category_paths,
+    check_product_listings,
+    check_table_files,
+)
 from saleslayer_airflow.config.target import SalesLayerTarget
 from saleslayer_airflow.tables import STANDARD_TABLES
 
@@ -165,6 +171,25 @@ class ConnectorConfig(StrictModel):
     @model_validator(mode="after")
     def _table_files_declared(self) -> ConnectorConfig:
         check_table_files(self.tables, list(self.source.named_files()))
+        check_product_listings(self.tables)
+        check_category_paths(self.tables)
+        return self
+
+    @model_validator(mode="after")
+    def _xml_paths_valid(self) -> ConnectorConfig:
+        """XML: every column a table names is a path inside the record, its prefixes declared
+        in format.namespaces (a misspelt prefix would match nothing, silently)."""
+        from saleslayer_airflow.config.formats import XmlFormat
+
+        if isinstance(self.format, XmlFormat):
+            from saleslayer_airflow.readers.xml import field_path
+            from saleslayer_airflow.validation.columns import named_columns
+
+            for named in named_columns(self):
+                try:
+                    field_path(named.column, self.format.namespaces)
+                except ValueError as exc:
+                    raise LocatedValueError(named.path, str(exc)) from None
         return self
 
     @model_validator(mode="after")

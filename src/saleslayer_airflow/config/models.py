@@ -21,6 +21,7 @@ from saleslayer_airflow.config.formats import (
     JsonFormat,
     JsonLinesFormat,
     XlsxFormat,
+    XmlFormat,
 )
 from saleslayer_airflow.config.settings import (
     Alert,
@@ -101,4 +102,5 @@ __all__ = [
     "ValidationSettings",
     "WebhookAlert",
     "XlsxFormat",
+    "XmlFormat",
 ]

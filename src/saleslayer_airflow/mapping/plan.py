@@ -11,10 +11,12 @@ from saleslayer_airflow.config.tables import (
     DuplicatePolicy,
     FieldMapping,
     FieldType,
+    ProductLink,
     RowFilter,
     TableKind,
     TableMapping,
 )
+from saleslayer_airflow.mapping.value_templates import ValueTemplate, parse_template
 
 # The staged link columns, re-exported: the catalogue (tables.py) names them.
 from saleslayer_airflow.tables import CATEGORY_REFS as CATEGORY_REFS
@@ -30,6 +32,8 @@ class OutputColumn:
     name: str
     type: FieldType
     is_list: bool
+    #: a `collect: true` field: the rows of a reference add their values instead of conflicting
+    collect: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,10 @@ class FieldSource:
     column: str | None
     constant: Any
     spec: FieldMapping
+    #: a field with `columns:`: every column, in order (``column`` is the first)
+    columns: tuple[str, ...] = ()
+    #: a field with `template:`: the columns it combines and how (``column`` is None)
+    template: ValueTemplate | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,23 @@ class LinkPlan:
     target_in_import: bool
     noun: str
     path_separator: str | None = None
+    #: the categories' ``path.list_separator``: a cell holds several paths, linked to each one's
+    #: deepest level
+    path_list_separator: str | None = None
+    #: a variant's product: the regular expression cutting it out of ``column``
+    pattern: str | None = None
+    #: a variant's product: the products' rows list their variants (normalize/children.py sets
+    #: the link after every row is read), so a row without one is not rejected when mapped
+    listed: bool = False
+
+
+@dataclass(frozen=True)
+class TitleSource:
+    """One title column of a category path's levels: the staged column, and the parallel path
+    column its segments come from (None: the path column itself)."""
+
+    out: str
+    column: str | None
 
 
 @dataclass(frozen=True)
@@ -70,16 +95,55 @@ class TablePlan:
     fields: tuple[FieldSource, ...]
     links: tuple[LinkPlan, ...]
     columns: tuple[OutputColumn, ...]
+    #: `continuation:` key column, and the source columns its groups fill (empty: none)
+    continuation: str | None = None
+    fill: tuple[str, ...] = ()
+    #: products: the columns of its rows listing the variants (a variants table's
+    #: ``product.listed_in``), read by normalize/children.py, not staged
+    listing_columns: tuple[str, ...] = ()
+    #: a category path's `title:` columns, after the links in ``columns``
+    titles: tuple[TitleSource, ...] = ()
 
     def source_columns(self) -> list[str]:
         """Every source column this table reads, in mapping order."""
         names = [self.reference] if self.path is None else [self.path.column]
-        names += [f.column for f in self.fields if f.column is not None]
+        for f in self.fields:
+            names += f.columns or ([f.column] if f.column is not None else [])
+            if f.template is not None:
+                names += f.template.columns
         names += [link.column for link in self.links if link.column is not None]
+        if self.continuation is not None:
+            names.append(self.continuation)
+        names += self.listing_columns
+        names += [t.column for t in self.titles if t.column is not None]
         return list(dict.fromkeys(names))
 
 
+def _language_spec(spec: FieldMapping, lang: str) -> FieldMapping:
+    """``spec`` as one language's column sees it: its own `default` when they differ."""
+    if not isinstance(spec.default, dict):
+        return spec
+    return spec.model_copy(update={"default": spec.default_for(lang)})
+
+
 def _field_sources(name: str, spec: FieldMapping) -> list[FieldSource]:
+    if spec.template is not None:
+        template = parse_template(spec.template)
+        if spec.languages is None:
+            return [FieldSource(name, name, None, None, spec, template=template)]
+        return [
+            FieldSource(
+                name,
+                f"{name}_{lang}",
+                None,
+                None,
+                _language_spec(spec, lang),
+                template=template.for_language(lang),
+            )
+            for lang in spec.languages
+        ]
+    if spec.columns is not None:
+        return [FieldSource(name, name, spec.columns[0], None, spec, tuple(spec.columns))]
     if spec.languages is None:
         return [FieldSource(name, name, spec.column, spec.constant, spec)]
     assert spec.column is not None  # the model requires a column with languages
@@ -89,7 +153,7 @@ def _field_sources(name: str, spec: FieldMapping) -> list[FieldSource]:
             f"{name}_{lang}",
             spec.language_pattern.format(column=spec.column, lang=lang),
             None,
-            spec,
+            _language_spec(spec, lang),
         )
         for lang in spec.languages
     ]
@@ -98,6 +162,9 @@ def _field_sources(name: str, spec: FieldMapping) -> list[FieldSource]:
 def _default_policy(table: TableMapping, several_tables: bool) -> DuplicatePolicy:
     if table.on_duplicate is not None:
         return table.on_duplicate
+    # Groups of rows and collected lists are one item made of several rows.
+    if table.continuation is not None or any(f.collect for f in table.fields.values()):
+        return DuplicatePolicy.MERGE
     # A flat export repeats a product (or brand, or category) on every row of its SKUs.
     if table.path is not None or several_tables:
         return DuplicatePolicy.MERGE
@@ -121,34 +188,39 @@ def _links(
         links.append(LinkPlan(PARENT_REF, None, None, False, key, True, "parent category"))
     if table.categories is not None:
         target = _table_of_kind(config, TableKind.CATEGORIES)
-        path_sep = None
+        path_sep = path_list = None
         if target is not None:
             cat_path = config.tables[target].path
             if cat_path is not None and cat_path.column == table.categories.column:
-                path_sep = cat_path.separator
+                path_sep, path_list = cat_path.separator, cat_path.list_separator
         links.append(
             LinkPlan(
                 CATEGORY_REFS,
                 table.categories.column,
-                table.categories.separator,
+                # the config checks both agree (check_category_paths): either gives the other
+                table.categories.separator or path_list,
                 True,
                 target or TableKind.CATEGORIES.value,
                 target is not None,
                 "category",
                 path_sep,
+                path_list_separator=path_list,
             )
         )
     if table.product is not None:
         target = _table_of_kind(config, TableKind.PRODUCTS)
+        link = table.product if isinstance(table.product, ProductLink) else None
         links.append(
             LinkPlan(
                 PRODUCT_REF,
-                table.product,
+                table.product_column(),
                 None,
                 False,
                 target or TableKind.PRODUCTS.value,
                 target is not None,
                 "product",
+                pattern=link.pattern if link is not None else None,
+                listed=table.product_listing() is not None,
             )
         )
     for name, ref_list in table.links.items():
@@ -177,8 +249,20 @@ def build_plans(config: ConnectorConfig) -> list[TablePlan]:
         kind = table.resolved_kind(key)
         fields = [src for name, spec in table.fields.items() for src in _field_sources(name, spec)]
         links = _links(config, key, table, kind)
-        columns = [OutputColumn(f.out, f.spec.type, f.spec.separator is not None) for f in fields]
+        columns = [
+            OutputColumn(f.out, f.spec.type, f.spec.separator is not None, f.spec.collect)
+            for f in fields
+        ]
         columns += [OutputColumn(link.out, FieldType.STRING, link.is_list) for link in links]
+        titles = (
+            [
+                TitleSource(out, source)
+                for out, source in table.path.title.outputs(table.path.column)
+            ]
+            if table.path is not None and table.path.title is not None
+            else []
+        )
+        columns += [OutputColumn(title.out, FieldType.STRING, False) for title in titles]
         plans.append(
             TablePlan(
                 key=key,
@@ -190,6 +274,38 @@ def build_plans(config: ConnectorConfig) -> list[TablePlan]:
                 fields=tuple(fields),
                 links=tuple(links),
                 columns=tuple(columns),
+                continuation=table.continuation.key if table.continuation else None,
+                fill=_filled(table, fields),
+                listing_columns=_listing_columns(config, kind),
+                titles=tuple(titles),
             )
         )
     return plans
+
+
+def _filled(table: TableMapping, fields: list[FieldSource]) -> tuple[str, ...]:
+    """The source columns a `continuation:` group fills: those named in `fill`, else every
+    column the table reads but its reference, its key and its collected lists (each row brings
+    its own values there)."""
+    if table.continuation is None:
+        return ()
+    if table.continuation.fill is not None:
+        return tuple(dict.fromkeys(table.continuation.fill))
+    own = {table.continuation.key, table.reference}
+    for f in fields:
+        if f.spec.collect:
+            own.update(f.columns or ([f.column] if f.column else []))
+    return tuple(name for name in table.read_columns() if name not in own)
+
+
+def _listing_columns(config: ConnectorConfig, kind: TableKind) -> tuple[str, ...]:
+    """A products table reads the cells its rows list the variants in (`listed_in`)."""
+    if kind is not TableKind.PRODUCTS:
+        return ()
+    return tuple(
+        dict.fromkeys(
+            listing.column
+            for table in config.tables.values()
+            if (listing := table.product_listing()) is not None
+        )
+    )

@@ -34,9 +34,12 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from saleslayer_airflow.readers.json import MISSING
 from saleslayer_airflow.validation.values import ValueProblem, as_text, shown
 
 #: The code of a reject for a reference that cannot be used as it is.
@@ -190,3 +193,247 @@ def look_alike_difference(wanted: str, found: str) -> str:
                 f"({_character(b)}) in the other"
             )
     return f"one is {len(wanted)} characters long, the other {len(found)}"
+
+
+# -- several category paths in one cell, and their titles ----------------------------------------
+
+#: The most levels one cell may give (every path's, a level shared by two paths counted once):
+#: the engine orders a row's levels in 10 bits of its ``_order`` (normalize/mapping.py).
+MAX_CELL_LEVELS = 1 << 10
+#: The code of a reject for a cell of category paths that cannot be read as a tree.
+BAD_PATH = "bad_path"
+
+
+@dataclass(frozen=True, slots=True)
+class PathTree:
+    """The categories one cell of paths gives, in order of first appearance (a level shared by
+    two paths, 'Default Category', once): each level's reference (its path up to it), parent
+    (None at the top), whether it is the deepest level of a path (``leaves``: the row's fields
+    go there), its own segment (``segments``: 'Tops' for 'Men/Tops') and where it first occurs
+    (``slots``: index of the path in the cell, depth in the path)."""
+
+    refs: tuple[str, ...]
+    parents: tuple[str | None, ...]
+    leaves: tuple[bool, ...]
+    segments: tuple[str, ...]
+    slots: tuple[tuple[int, int], ...]
+    #: each path's levels, as normalised segments
+    paths: tuple[tuple[str, ...], ...]
+    #: the reference of every path's deepest level, once each, in the order of the paths
+    deepest: tuple[str, ...]
+
+
+def _which(index: int, count: int) -> str:
+    return f"path {index + 1} of {count}"
+
+
+def _split_cell(text: str, separator: str, list_separator: str | None) -> list[list[str]]:
+    paths = [text] if list_separator is None else text.split(list_separator)
+    return [path.split(separator) for path in paths]
+
+
+def _stray(level: str, separators: Sequence[tuple[str, str]]) -> str | None:
+    """Why ``level`` may not be a level: it holds a declared separator without its spaces
+    ('Men>Tops' for ' > '), which an export writes when it loses them; None when it is fine."""
+    for separator, name in separators:
+        bare = separator.strip()
+        if bare and bare != separator and bare in level:
+            return (
+                f"holds {bare!r}, the {name} {separator!r} without its spaces: fix the export, "
+                f"or declare {bare!r} as the {name}"
+            )
+    return None
+
+
+def _check_path(
+    path: list[str],
+    index: int,
+    count: int,
+    separator: str,
+    list_separator: str | None,
+) -> None:
+    """Raise ValueProblem (``bad_path``) when one path of a cell is empty, has an empty level
+    or, in a cell of several, a level holding a separator without its spaces."""
+    several = list_separator is not None
+    where = f"{_which(index, count)} " if several and count > 1 else ""
+    if not any(path):
+        raise ValueProblem(
+            f"the category paths have an empty {where.strip() or 'path'} (paths are "
+            f"separated by {list_separator!r}): remove the stray separator in the export",
+            BAD_PATH,
+        )
+    if not all(path):
+        if not several:  # the message of a single path, as before several were possible
+            raise ValueProblem(
+                f"the category path has an empty level (levels are separated by {separator!r})",
+                BAD_PATH,
+            )
+        raise ValueProblem(
+            f"the category {where}{separator.join(path)!r} has an empty level "
+            f"{path.index('') + 1} (levels are separated by {separator!r})",
+            BAD_PATH,
+        )
+    if list_separator is None:
+        return
+    checks = [(separator, "path separator"), (list_separator, "list separator")]
+    for depth, level in enumerate(path):
+        why = _stray(level, checks)
+        if why is not None:
+            raise ValueProblem(
+                f"level {depth + 1} {level!r} of the category {where}"
+                f"{separator.join(path)!r} {why}",
+                BAD_PATH,
+            )
+
+
+def _tree(paths: list[list[str]], separator: str) -> PathTree:
+    refs: dict[str, int] = {}
+    parents: list[str | None] = []
+    leaves: list[bool] = []
+    segments: list[str] = []
+    slots: list[tuple[int, int]] = []
+    deepest: dict[str, None] = {}
+    for index, path in enumerate(paths):
+        above: str | None = None
+        for depth, level in enumerate(path):
+            ref = level if above is None else f"{above}{separator}{level}"
+            at = refs.get(ref)
+            if at is None:
+                refs[ref] = at = len(parents)
+                parents.append(above)
+                leaves.append(False)
+                segments.append(level)
+                slots.append((index, depth))
+            if depth == len(path) - 1:
+                leaves[at] = True
+                deepest[ref] = None
+            above = ref
+    return PathTree(
+        tuple(refs),
+        tuple(parents),
+        tuple(leaves),
+        tuple(segments),
+        tuple(slots),
+        tuple(tuple(path) for path in paths),
+        tuple(deepest),
+    )
+
+
+def path_tree(
+    value: Any,
+    separator: str,
+    list_separator: str | None,
+    noun: str = "category path level",
+) -> PathTree:
+    """The tree of one cell of category paths (several, split by ``list_separator``, when it is
+    set), every level normalised like a reference.
+
+    Raises :class:`ValueProblem`: code ``no_reference`` for a cell without any level,
+    ``bad_path`` for an empty path or level (``Men//Tops``, a trailing separator, blanks only)
+    or a level holding a separator without its spaces, each naming the path, the level and the
+    separator; ``bad_reference`` for a level that cannot be a reference."""
+    text = reference_text(value, noun)
+    raw_paths = _split_cell(text, separator, list_separator)
+    paths = [[normalise_reference(level, noun) for level in path] for path in raw_paths]
+    if not any(any(path) for path in paths):
+        raise ValueProblem("the category path is empty; every item needs one", "no_reference")
+    for index, path in enumerate(paths):
+        _check_path(path, index, len(paths), separator, list_separator)
+    tree = _tree(paths, separator)
+    # One path is bounded by the reference's length (512 characters); a cell of several is not.
+    if list_separator is not None and len(tree.refs) > MAX_CELL_LEVELS:
+        raise ValueProblem(
+            f"the category paths give {len(tree.refs):,} categories in one cell; at most "
+            f"{MAX_CELL_LEVELS:,} are read from a cell (split the cell over several rows)",
+            BAD_PATH,
+        )
+    return tree
+
+
+def loose_paths(value: Any, separator: str, list_separator: str | None) -> str:
+    """The reference a rejected cell of paths is recorded under: every path normalised as far
+    as it goes (an empty level kept), joined again by the separators; '' for a blank cell.
+    Raises ValueProblem when a level cannot be a reference."""
+    text = reference_text(value)
+    paths = [
+        [normalise_reference(level) for level in path]
+        for path in _split_cell(text, separator, list_separator)
+    ]
+    if not any(any(path) for path in paths):
+        return ""
+    joined = [separator.join(path) for path in paths]
+    return joined[0] if list_separator is None else list_separator.join(joined)
+
+
+def path_link_refs(
+    value: Any, separator: str, list_separator: str, noun: str = "category path level"
+) -> list[str]:
+    """The categories a product's cell of several paths links to: every path's deepest level.
+    A cell the categories reject is linked as a whole (:func:`loose_paths`), the reference
+    their reject is recorded under, so the product learns its categories were rejected."""
+    try:
+        return list(path_tree(value, separator, list_separator, noun).deepest)
+    except ValueProblem as problem:
+        if problem.code == "no_reference":
+            return []
+        loose = loose_paths(value, separator, list_separator)
+        return [loose] if loose else []
+
+
+def path_titles(
+    tree: PathTree,
+    value: Any,
+    separator: str,
+    list_separator: str | None,
+    names: tuple[str, str],
+) -> tuple[str | None, ...]:
+    """Each level's title from a path column parallel to the one ``tree`` was read from
+    (``categories_fr`` beside ``categories``): its segment at the same place. None for every
+    level when the cell is empty (no title in that language from this row).
+
+    Raises ValueProblem (``bad_title``) naming both columns and values when the cell does not
+    have the same paths and levels, holds an empty segment, or gives one category two titles.
+    ``names``: (path column, parallel column)."""
+    if value is None or value == "" or value is MISSING:
+        return (None,) * len(tree.refs)
+    text = reference_text(value, "category title")
+    main, other = names
+    paths = [
+        [level.strip() for level in path] for path in _split_cell(text, separator, list_separator)
+    ]
+    shape = [len(path) for path in tree.paths]
+    if [len(path) for path in paths] != shape:
+        join = list_separator or ""
+        want = join.join(separator.join(path) for path in tree.paths)
+        raise ValueProblem(
+            f"the titles in {other!r} ({shown(text)!r}) do not match the paths in {main!r} "
+            f"({shown(want)!r}): levels per path {[len(p) for p in paths]} there, {shape} "
+            "here; both columns need the same paths and levels",
+            "bad_title",
+        )
+    for index, titled in enumerate(paths):
+        if not all(titled):
+            raise ValueProblem(
+                f"the titles in {other!r} ({shown(text)!r}) have an empty level in "
+                f"{_which(index, len(paths))} (levels are separated by {separator!r})",
+                "bad_title",
+            )
+    titles: list[str | None] = [
+        unicodedata.normalize("NFC", paths[index][depth]) for index, depth in tree.slots
+    ]
+    # a level shared by two paths takes one title: the cell must give it the same in both
+    position = {ref: at for at, ref in enumerate(tree.refs)}
+    for index, path in enumerate(tree.paths):
+        above: str | None = None
+        for depth, level in enumerate(path):
+            ref = level if above is None else f"{above}{separator}{level}"
+            at = position[ref]
+            given = unicodedata.normalize("NFC", paths[index][depth])
+            if given != titles[at]:
+                raise ValueProblem(
+                    f"the titles in {other!r} ({shown(text)!r}) give the category {ref!r} two "
+                    f"titles, {titles[at]!r} and {given!r}; give it one",
+                    "bad_title",
+                )
+            above = ref
+    return tuple(titles)

@@ -13,13 +13,22 @@ A rule returns its value, or a :class:`Rejected` saying why the row gives the ta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from saleslayer_airflow.config.tables import FieldMapping, RowFilter, TableKind
 from saleslayer_airflow.mapping.columns import is_empty
 from saleslayer_airflow.mapping.plan import PRODUCT_REF, FieldSource, LinkPlan, TablePlan
-from saleslayer_airflow.mapping.references import normalise_reference, path_levels, reference_text
-from saleslayer_airflow.mapping.transforms import apply_transforms
+from saleslayer_airflow.mapping.references import (
+    PathTree,
+    loose_paths,
+    normalise_reference,
+    path_levels,
+    path_link_refs,
+    path_tree,
+    reference_text,
+)
+from saleslayer_airflow.mapping.transforms import apply_transforms, emptied_by
 from saleslayer_airflow.readers.json import MISSING
 from saleslayer_airflow.validation.values import ValueProblem, as_text, check_value, shown
 
@@ -56,10 +65,13 @@ class RejectedReference(Rejected):
 @dataclass(frozen=True, slots=True)
 class ItemReference:
     """A row's item reference; for a category path, ``levels`` holds the reference of every
-    level from the top (``A``, ``A > B``, ...), the last one being ``ref``."""
+    level from the top (``A``, ``A > B``, ...), the last one being ``ref``. With several paths
+    in a cell (``path.list_separator``), ``levels`` holds every path's levels once each, ``ref``
+    is the cell's paths joined again, and ``tree`` tells each level's parent, leaf and title."""
 
     ref: str
     levels: tuple[str, ...] | None = None
+    tree: PathTree | None = field(default=None, compare=False)
 
 
 def show_value(value: object) -> str:
@@ -87,17 +99,11 @@ def _reference(plan: TablePlan, raw: object) -> ItemReference:
         if not ref:
             raise ValueProblem("the reference is empty; every item needs one", "no_reference")
         return ItemReference(ref)
-    sep = plan.path.separator
-    path = path_levels(raw, sep)
-    if not any(path):
-        raise ValueProblem("the category path is empty; every item needs one", "no_reference")
-    if not all(path):
-        raise ValueProblem(
-            f"the category path has an empty level (levels are separated by {sep!r})",
-            "bad_path",
-        )
-    levels = tuple(sep.join(path[:depth]) for depth in range(1, len(path) + 1))
-    return ItemReference(levels[-1], levels)
+    sep, listed = plan.path.separator, plan.path.list_separator
+    tree = path_tree(raw, sep, listed)
+    if listed is None:
+        return ItemReference(tree.refs[-1], tree.refs, tree)
+    return ItemReference(listed.join(sep.join(path) for path in tree.paths), tree.refs, tree)
 
 
 def _loose_reference(plan: TablePlan, raw: object) -> str:
@@ -106,8 +112,7 @@ def _loose_reference(plan: TablePlan, raw: object) -> str:
     try:
         if plan.path is None:
             return normalise_reference(raw)
-        levels = path_levels(raw, plan.path.separator)
-        return plan.path.separator.join(levels) if any(levels) else ""
+        return loose_paths(raw, plan.path.separator, plan.path.list_separator)
     except ValueProblem:
         return as_text(raw).strip()
 
@@ -131,7 +136,8 @@ def item_reference(plan: TablePlan, raw: object) -> ItemReference | RejectedRefe
         return RejectedReference(
             problem.reason, problem.code, show_value(raw), _loose_reference(plan, raw)
         )
-    ref = found.ref
+    # a path gives its levels as references (the longest: the deepest, or a cell's longest)
+    ref = found.ref if found.tree is None else max(found.levels or (found.ref,), key=len)
     if len(ref) > MAX_REFERENCE_LENGTH:
         return RejectedReference(
             f"the reference is {len(ref)} characters long; at most {MAX_REFERENCE_LENGTH} "
@@ -177,12 +183,47 @@ def _field(spec: FieldMapping, raw: object) -> FieldValue:
 
 def field_value(source: FieldSource, cell: object) -> FieldValue | Rejected:
     """The value of ``source``'s output column for a row whose mapped column holds ``cell`` (a
-    field with a constant has no column: its constant is the value, ``cell`` is ignored)."""
-    raw = cell if source.column is not None else source.constant
+    field with a constant has no column: its constant is the value, ``cell`` is ignored; a field
+    with a template: ``cell`` is the row's :func:`template_cell`)."""
+    raw = cell if source.column is not None or source.template is not None else source.constant
     try:
         return _field(source.spec, raw)
     except ValueProblem as problem:
         return Rejected(f"field {source.out!r}: {problem.reason}", problem.code, show_value(raw))
+
+
+def empties_values(spec: FieldMapping) -> bool:
+    """Whether a transform of ``spec`` may leave a value empty by its ``empty`` option."""
+    return any(
+        (step.extract is not None and step.extract.on_no_match == "empty")
+        or (step.split is not None and step.split.on_missing == "empty")
+        for step in spec.transforms
+    )
+
+
+def emptied_values(spec: FieldMapping, raw: object) -> tuple[str, ...]:
+    """For each value of the cell ``raw`` (each element of a list field) that a transform's
+    ``empty`` option leaves without a value, the transform (:func:`emptied_by`): what the
+    split counts instead of rejecting. A cell that is empty gives nothing."""
+    if is_empty(raw):
+        return ()
+    parts: list[object] = [raw]
+    if spec.separator is not None:  # split and stripped as `_field` does
+        split = list(raw) if isinstance(raw, list) else as_text(raw).split(spec.separator)
+        parts = [part.strip() if isinstance(part, str) else part for part in split]
+    found = []
+    for part in parts:
+        if not is_empty(part) and (where := emptied_by(part, spec.transforms)) is not None:
+            found.append(where)
+    return tuple(found)
+
+
+def template_cell(source: FieldSource, cells: Sequence[object]) -> str | None:
+    """The value a `template:` field's row gives, from the row's ``cells`` of the template's
+    placeholders (aligned with ``source.template.names``): None when every one is empty. A
+    non-text cell (a JSON number) is its text."""
+    assert source.template is not None
+    return source.template.render([None if is_empty(c) else as_text(c) for c in cells])
 
 
 # -- links ---------------------------------------------------------------------------------------
@@ -198,6 +239,17 @@ def _link(link: LinkPlan, raw: object) -> LinkValue:
     if not link.is_list:
         return normalise_reference(raw, noun) or None
     parts: list[object]
+    if link.path_separator is not None and link.path_list_separator is not None:
+        cells = raw if isinstance(raw, list) else [raw]
+        found = [
+            ref
+            for cell in cells
+            if not is_empty(cell)
+            for ref in path_link_refs(
+                cell, link.path_separator, link.path_list_separator, f"{link.noun} path level"
+            )
+        ]
+        return list(dict.fromkeys(found)) or None
     if isinstance(raw, list):
         parts = raw
     elif link.separator is not None:

@@ -21,26 +21,41 @@ A :class:`Rule` gives, per row, the columns of its :meth:`~Rule.schema` (plus it
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeAlias
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 from saleslayer_airflow.config.tables import FieldType
+from saleslayer_airflow.mapping.pairs import (
+    key_value,
+    pair_field_value,
+    simple_pairs,
+    undeclared_keys,
+    unknown_key_reason,
+)
 from saleslayer_airflow.mapping.plan import FieldSource, LinkPlan, TablePlan
+from saleslayer_airflow.mapping.references import path_titles
 from saleslayer_airflow.mapping.values import (
     MAX_REFERENCE_LENGTH,
     ItemReference,
     Rejected,
     RejectedReference,
+    emptied_values,
+    empties_values,
     field_value,
     item_reference,
     link_value,
+    show_value,
+    template_cell,
 )
 from saleslayer_airflow.normalize.results import storable as _storable
+from saleslayer_airflow.validation.values import ValueProblem, as_text
 
 if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
     from polars._typing import PolarsDataType
+
+    from saleslayer_airflow.normalize.results import Ignored
 
 #: A plain ASCII reference: printable, no blank at either end, at least one character. For such a
 #: text ``normalise_reference`` returns the text itself (``strip`` finds nothing to trim, ASCII is
@@ -131,6 +146,10 @@ class Rule:
         """Expressions over a text column: (which rows the fast path knows, their ``v``); None
         when there is no fast path. ``v`` may hold anything where the mask is false."""
         return None
+
+    def observe(self, cells: Column) -> None:
+        """See every mapped row's cell of a batch before it converts (what a rule counts rather
+        than rejects: :class:`PairFieldRule`'s unknown keys). Nothing by default."""
 
     def outcome(self, raw: object) -> Outcome:
         try:
@@ -242,8 +261,17 @@ class ReferenceRule(Rule):
 
 
 class PathRule(ReferenceRule):
-    """A category path: ``v`` is the list of the references of its levels (``A``, ``A > B``,
-    ...), extra ``parents``: each level's parent (null, ``A``, ...)."""
+    """A category path (or several in a cell): ``v`` is the list of the references of its
+    levels (``A``, ``A > B``, ...), extras: ``rref`` the row's reference (its rejects are
+    recorded under it), ``parents`` each level's parent (null, ``A``, ...), ``leaf`` whether a
+    level is a path's deepest (the row's fields go there), and one ``title<k>`` per
+    ``plan.titles``: each level's title. With parallel title columns, a value is the tuple of
+    the path cell and their cells (:meth:`gather`)."""
+
+    def __init__(self, plan: TablePlan) -> None:
+        super().__init__(plan)
+        #: the parallel path columns the titles read, in ``plan.titles`` order
+        self.parallel = tuple(t.column for t in plan.titles if t.column is not None)
 
     def dtype(self) -> PolarsDataType:
         import polars as pl
@@ -253,15 +281,63 @@ class PathRule(ReferenceRule):
     def schema(self) -> dict[str, PolarsDataType]:
         import polars as pl
 
-        return {**super().schema(), "parents": pl.List(pl.String)}
+        titles = {f"title{k}": pl.List(pl.String) for k in range(len(self.plan.titles))}
+        return {
+            **super().schema(),
+            "parents": pl.List(pl.String),
+            "leaf": pl.List(pl.Boolean),
+            **titles,
+        }
+
+    def gather(self, cells: Callable[[str | None], Column], rows: int) -> Column:
+        """The rule's values for ``rows`` rows: the path column's cells, or with parallel title
+        columns, per row the tuple (path cell, title cells...)."""
+        main = cells(self.column)
+        if not self.parallel:
+            return main
+        columns = [python_values(main, rows)]
+        columns += [python_values(cells(name), rows) for name in self.parallel]
+        return list(zip(*columns, strict=True))
+
+    def python(self, raw: object) -> Outcome:
+        main, parallel = (raw[0], raw[1:]) if isinstance(raw, tuple) else (raw, ())
+        found = item_reference(self.plan, main)
+        if isinstance(found, RejectedReference):
+            return self._failed(found)
+        assert self.plan.path is not None and found.tree is not None
+        path, tree = self.plan.path, found.tree
+        titles: list[Staged] = []
+        cells = iter(parallel)
+        for title in self.plan.titles:
+            if title.column is None:
+                titles.append(_clean(list(tree.segments)))
+                continue
+            try:
+                given = path_titles(
+                    tree,
+                    next(cells),
+                    path.separator,
+                    path.list_separator,
+                    (self.column, title.column),
+                )
+            except ValueProblem as problem:
+                return self._failed(
+                    RejectedReference(problem.reason, problem.code, show_value(main), found.ref)
+                )
+            titles.append(_clean(list(given)))
+        return _ok(
+            list(found.levels or ()),
+            found.ref,
+            _clean(list(tree.parents)),
+            cast("Staged", list(tree.leaves)),  # a list of booleans: polars' List(Boolean)
+            *titles,
+        )
 
     def _failed(self, rejected: RejectedReference) -> Outcome:
-        return (*super()._failed(rejected), None)
+        return (*super()._failed(rejected), None, None, *(None for _ in self.plan.titles))
 
-    def _success(self, found: ItemReference) -> Outcome:
-        assert found.levels is not None
-        refs = list(found.levels)
-        return _ok(refs, None, _clean([None, *refs[:-1]]))
+    def _success(self, found: ItemReference) -> Outcome:  # pragma: no cover - python() decides
+        raise AssertionError("PathRule.python builds its outcome itself")
 
     def fast(self, values: pl.Expr) -> tuple[pl.Expr, pl.Expr] | None:
         return None
@@ -275,6 +351,36 @@ class FieldRule(Rule):
         super().__init__()
         self.source = source
         self.column = source.column or f"(constant of {source.field})"
+        if source.columns:  # `columns:` a value from one of them; the reject names them all
+            self.column = " + ".join(source.columns)
+        #: where values a transform's `empty` option leaves empty are counted: (ignored, table)
+        self.emptied: tuple[Ignored, str] | None = None
+        self._emptied_cache: dict[str | tuple[str, str], tuple[str, ...]] = {}
+
+    def observe(self, cells: Column) -> None:
+        """Count the values a transform's ``empty`` option (``on_no_match``, ``on_missing``)
+        leaves empty, per field and transform: no reject says so, the report does."""
+        if self.emptied is None or cells is None:
+            return
+        ignored, table = self.emptied
+        counts: dict[str, int] = {}
+        for raw, rows in _value_counts(cells):
+            for where in self._emptied_of(raw):
+                counts[where] = counts.get(where, 0) + rows
+        for where, rows in counts.items():
+            reason = f"field {self.source.out!r}: values left empty by {where}"
+            ignored.count(reason, rows, table=table)
+
+    def _emptied_of(self, raw: object) -> tuple[str, ...]:
+        if isinstance(raw, list | dict):
+            return emptied_values(self.source.spec, raw)
+        key = _key(raw)
+        found = self._emptied_cache.get(key)
+        if found is None:
+            if len(self._emptied_cache) >= _CACHE_LIMIT:
+                self._emptied_cache.clear()
+            found = self._emptied_cache[key] = emptied_values(self.source.spec, raw)
+        return found
 
     def dtype(self) -> PolarsDataType:
         import polars as pl
@@ -327,6 +433,155 @@ class ConstantRule(FieldRule):
     """A field with a constant: one outcome for every row (its cells are never read)."""
 
 
+class TemplateRule(FieldRule):
+    """A field with a `template:` combining columns: its cell is the template rendered over the
+    row's cells (:meth:`combine`, one polars expression over text columns), then the field's
+    rules as usual; the reject names the template."""
+
+    def __init__(self, source: FieldSource) -> None:
+        super().__init__(source)
+        assert source.template is not None
+        self.template = source.template
+        self.column = source.template.text
+
+    def combine(self, cells: Callable[[str], Column], rows: int) -> Column:
+        """The rendered cell of each of ``rows`` rows, from the batch's columns by name: Arrow
+        text when every column is text (or absent), else Python values row by row (the same
+        rule, :func:`~saleslayer_airflow.mapping.values.template_cell`)."""
+        import polars as pl
+
+        found = {name: cells(name) for name in self.template.columns}
+        if any(isinstance(column, list) for column in found.values()):
+            values = {name: python_values(column, rows) for name, column in found.items()}
+            names = self.template.names
+            return [
+                template_cell(self.source, [values[name][row] for name in names])
+                for row in range(rows)
+            ]
+        at = {name: index for index, name in enumerate(found)}
+        frame = pl.DataFrame(
+            [
+                pl.repeat(None, rows, dtype=pl.String, eager=True).alias(f"c{index}")
+                if column is None
+                else pl.Series(f"c{index}", column).cast(pl.String)
+                for index, column in enumerate(found.values())
+            ]
+        )
+        expr = self.template.expr([pl.col(f"c{at[name]}") for name in self.template.names])
+        return frame.select(expr.alias("v")).to_series().to_arrow()
+
+
+class PairFieldRule(FieldRule):
+    """A `key` field: the value of one key of a key=value cell
+    (:func:`~saleslayer_airflow.mapping.pairs.pair_field_value`). The first such rule of a
+    column also counts, per key no field of the table declares there, the rows holding it (in
+    ``ignored``: the report shows them)."""
+
+    def __init__(self, source: FieldSource) -> None:
+        super().__init__(source)
+        self.declared: frozenset[str] | None = None
+        self.ignored: Ignored | None = None
+        self.table = ""
+        self._unknown: dict[object, tuple[str, ...] | None] = {}
+
+    def count_unknown(self, declared: frozenset[str], ignored: Ignored, table: str) -> None:
+        self.declared, self.ignored, self.table = declared, ignored, table
+
+    def python(self, raw: object) -> Outcome:
+        value = pair_field_value(self.source, raw)
+        return _fail(value) if isinstance(value, Rejected) else _ok(value)
+
+    def fast(self, values: pl.Expr) -> tuple[pl.Expr, pl.Expr] | None:
+        """A cell of simple pairs (:func:`~saleslayer_airflow.mapping.pairs.simple_pairs`)
+        whose keys are distinct: its key's value, extracted, then the field's own fast path; an
+        absent key or empty value is no value when the field has no default and is optional."""
+        import polars as pl
+
+        spec = self.source.spec
+        fmt = spec.pair_format()
+        simple = simple_pairs(fmt)
+        if simple is None or spec.key is None:
+            return None
+        value = values.str.extract(key_value(fmt, spec.key), 1)
+        inner = super().fast(value)
+        if inner is None:
+            return None
+        known, converted = inner
+        keys = values.str.split(fmt.separator).list.eval(
+            pl.element().str.split(fmt.assign).list.first()
+        )
+        readable = values.str.contains(simple) & (keys.list.n_unique() == keys.list.len())
+        empty = value.is_null() | (value == "")
+        if spec.default is None and not spec.required:
+            known = known | empty
+            converted = pl.when(empty).then(None).otherwise(converted)
+        else:
+            known = known & ~empty
+        return readable & known, converted
+
+    def _undeclared(self, raw: object) -> tuple[str, ...] | None:
+        assert self.declared is not None
+        if isinstance(raw, dict | list):
+            return undeclared_keys(raw, self.source.spec.pair_format(), self.declared)
+        found = self._unknown.get(raw, ())
+        if found == ():
+            if len(self._unknown) >= _CACHE_LIMIT:
+                self._unknown.clear()
+            fmt = self.source.spec.pair_format()
+            found = self._unknown[raw] = undeclared_keys(raw, fmt, self.declared)
+        return found
+
+    def observe(self, cells: Column) -> None:
+        import polars as pl
+
+        if self.ignored is None or cells is None:
+            return
+        counts: dict[str, int] = {}
+        if isinstance(cells, list):
+            pairs: list[tuple[object, int]] = [(raw, 1) for raw in cells]
+        else:
+            texts = pl.Series(cells)
+            texts = texts if texts.dtype == pl.String else texts.cast(pl.String)
+            texts = texts.drop_nulls()
+            fmt = self.source.spec.pair_format()
+            simple = simple_pairs(fmt)
+            if simple is not None:
+                # simple cells with distinct keys, vectorised; the others in Python (a key twice
+                # with two values rejects the row, which then counts nothing)
+                keys = texts.str.split(fmt.separator).list.eval(
+                    pl.element().str.split(fmt.assign).list.first()
+                )
+                plain = texts.str.contains(simple) & (keys.list.n_unique() == keys.list.len())
+                plain = plain.fill_null(False)
+                found = keys.filter(plain).explode()
+                known = pl.Series(sorted(self.declared or ()), dtype=pl.String).implode()
+                for key, rows in found.filter(~found.is_in(known)).value_counts().iter_rows():
+                    counts[key] = counts.get(key, 0) + rows
+                texts = texts.filter(~plain)
+            distinct = texts.value_counts()
+            pairs = list(zip(distinct[:, 0].to_list(), distinct[:, 1].to_list(), strict=True))
+        for raw, rows in pairs:
+            for key in self._undeclared(raw) or ():
+                counts[key] = counts.get(key, 0) + rows
+        for key, rows in counts.items():
+            self.ignored.count(unknown_key_reason(key, self.column), rows, table=self.table)
+
+
+def product_by_pattern(pattern: str, raw: object) -> str | None:
+    """The product reference `pattern` cuts out of a variant's cell: its group ``ref``, else
+    its only group, else the whole match; None for an empty cell, no match or an empty cut."""
+    if raw is None or raw == "" or isinstance(raw, dict | list):
+        return None
+    found = re.compile(pattern).search(as_text(raw))  # re caches compiled patterns
+    if found is None:
+        return None
+    if "ref" in found.re.groupindex:
+        cut = found.group("ref")
+    else:
+        cut = found.group(1) if found.re.groups == 1 else found.group(0)
+    return cut or None
+
+
 class LinkRule(Rule):
     """A parent link (:func:`~saleslayer_airflow.mapping.values.link_value`, the variant's
     product check included)."""
@@ -344,13 +599,33 @@ class LinkRule(Rule):
         return pl.List(pl.String) if self.link.is_list else pl.String
 
     def python(self, raw: object) -> Outcome:
-        value = link_value(self.plan, self.link, raw)
-        return _fail(value) if isinstance(value, Rejected) else _ok(value)
+        link = self.link
+        if link.pattern is not None:
+            derived = product_by_pattern(link.pattern, raw)
+            if derived is None and not link.listed and raw is not None and raw != "":
+                return _fail(
+                    Rejected(
+                        f"the variant's product reference cannot be cut out of {link.column!r}: "
+                        f"the value does not match pattern {link.pattern!r}; every variant "
+                        "belongs to a product (fix the pattern, or the reference)",
+                        "no_parent",
+                        _text(show_value(raw)) or "",
+                    )
+                )
+            raw = derived
+        value = link_value(self.plan, link, raw)
+        if isinstance(value, Rejected):
+            # Listed by the product rows: normalize/children.py gives it its product, or rejects
+            # it once every row is read.
+            return _ok(None) if link.listed and value.code == "no_parent" else _fail(value)
+        return _ok(value)
 
     def fast(self, values: pl.Expr) -> tuple[pl.Expr, pl.Expr] | None:
         import polars as pl
 
         link = self.link
+        if link.pattern is not None:
+            return None
         if not link.is_list:
             return _plain_reference(values), values
         if link.path_separator is not None:
@@ -363,17 +638,56 @@ class LinkRule(Rule):
         return mask, parts
 
 
-def rules_of(plan: TablePlan) -> tuple[ReferenceRule, list[Rule]]:
+def rules_of(plan: TablePlan, ignored: Ignored | None = None) -> tuple[ReferenceRule, list[Rule]]:
     """The reference rule and the field and link rules of a plan, in the row's order (links
-    without a column, a path's parent, have none: their value is set per level)."""
+    without a column, a path's parent, have none: their value is set per level). With
+    ``ignored``, the keys of key=value cells no field declares are counted there."""
     ref: ReferenceRule = PathRule(plan) if plan.path is not None else ReferenceRule(plan)
     rules: list[Rule] = []
     for source in plan.fields:
-        rules.append(ConstantRule(source) if source.column is None else FieldRule(source))
+        if source.template is not None:
+            rules.append(TemplateRule(source))
+        elif source.column is None:
+            rules.append(ConstantRule(source))
+        elif source.spec.key is not None:
+            rules.append(PairFieldRule(source))
+        else:
+            rules.append(FieldRule(source))
+    if ignored is not None:
+        _count_unknown_keys([r for r in rules if isinstance(r, PairFieldRule)], ignored, plan.key)
+        for rule in rules:
+            if isinstance(rule, FieldRule) and empties_values(rule.source.spec):
+                rule.emptied = (ignored, plan.key)
     for link in plan.links:
         if link.column is not None:
             rules.append(LinkRule(plan, link))
     return ref, rules
+
+
+def _count_unknown_keys(rules: list[PairFieldRule], ignored: Ignored, table: str) -> None:
+    """One rule per column and pairs format counts the keys none of its fields declares."""
+    groups: dict[tuple[str, object], list[PairFieldRule]] = {}
+    for rule in rules:
+        spec = rule.source.spec
+        groups.setdefault((rule.column, spec.pair_format()), []).append(rule)
+    for group in groups.values():
+        declared = frozenset(r.source.spec.key for r in group if r.source.spec.key is not None)
+        group[0].count_unknown(declared, ignored, table)
+
+
+def _value_counts(cells: Column) -> list[tuple[object, int]]:
+    """The distinct values of a column with their numbers of rows (raw Python values: each
+    once, unhashable ones one by one)."""
+    import polars as pl
+
+    if cells is None:
+        return []
+    if isinstance(cells, list):
+        return [(raw, 1) for raw in cells]
+    texts = pl.Series(cells)
+    texts = texts if texts.dtype == pl.String else texts.cast(pl.String)
+    distinct = texts.drop_nulls().value_counts()
+    return list(zip(distinct[:, 0].to_list(), distinct[:, 1].to_list(), strict=True))
 
 
 def python_values(cells: Column, rows: int) -> list[object]:
@@ -398,6 +712,7 @@ def convert_all(stages: Sequence[tuple[Rule, Column]], rows: int) -> list[dict[s
     texts: dict[int, pl.Series] = {}
     exprs: list[pl.Expr] = []
     for index, (rule, cells) in enumerate(stages):
+        rule.observe(cells)
         if isinstance(rule, ConstantRule) or cells is None:
             results[index] = rule.broadcast(rule.outcome(None), rows)
         elif isinstance(cells, list):

@@ -27,12 +27,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from saleslayer_airflow.config.connector import ConnectorConfig
+from saleslayer_airflow.contracts import IGNORED_FILE
 from saleslayer_airflow.mapping.plan import TablePlan, build_plans
 from saleslayer_airflow.normalize import outputs
+from saleslayer_airflow.normalize.children import link_listed_variants
 from saleslayer_airflow.normalize.items import Items
 from saleslayer_airflow.normalize.mapping import map_file
 from saleslayer_airflow.normalize.parents import KnownRefs, ParentCheck, no_known_refs
-from saleslayer_airflow.normalize.results import LandedFile, SplitResult
+from saleslayer_airflow.normalize.results import (
+    UNREAD_COLUMNS,
+    FileCounts,
+    Ignored,
+    LandedFile,
+    SplitResult,
+    describe_where,
+    filtered_reason,
+)
 from saleslayer_airflow.staging import REJECTED_REFS_SUFFIX
 from saleslayer_airflow.validation.completeness import Unreadable
 from saleslayer_airflow.validation.errors import BalanceError
@@ -65,6 +75,23 @@ def check_balance(items: Items) -> None:
                 f"{c.merged} + rejected {c.rejected}; this is a bug in saleslayer-airflow, please "
                 "report it with the connector file"
             )
+
+
+def check_file_balance(files: Sequence[FileCounts], rows_read: int) -> None:
+    """``rows_read = rows_used + rows_unused`` for every file, and the files add up to the run's
+    ``rows_read``, or :class:`BalanceError`: a row that fed nothing must still be counted."""
+    for counts in files:
+        if counts.rows_read != counts.rows_used + counts.rows_unused:
+            raise BalanceError(
+                f"file {counts.name!r}: rows_read {counts.rows_read} != rows_used "
+                f"{counts.rows_used} + rows_unused {counts.rows_unused}; this is a bug in "
+                "saleslayer-airflow, please report it with the connector file"
+            )
+    if sum(c.rows_read for c in files) != rows_read:
+        raise BalanceError(
+            f"the files' rows_read add up to {sum(c.rows_read for c in files)}, not the run's "
+            f"{rows_read}; this is a bug in saleslayer-airflow, please report it"
+        )
 
 
 def split_export(
@@ -115,6 +142,9 @@ def _split(
 ) -> SplitResult:
     files_by_table = {key: table.source_files() for key, table in config.tables.items()}
     unreadable = [Unreadable() for _ in plans]
+    ignored = Ignored()
+    file_counts: list[FileCounts] = []
+    filtered = [0] * len(plans)
     rows_read = 0
     rows_unused = 0
     for index, landed in enumerate(files):
@@ -126,17 +156,32 @@ def _split(
             config.format,
             unreadable=unreadable,
             batch_rows=batch_rows,
+            ignored=ignored,
         )
         for _tbl, chunk in mapped:
             items.add(chunk)
         rows_read += mapped.rows_read
         rows_unused += mapped.rows_unused
+        for tbl, count in mapped.filtered.items():
+            filtered[tbl] += count
+        unread = mapped.unread_columns
+        ignored.count(UNREAD_COLUMNS, len(unread or ()))
+        file_counts.append(
+            FileCounts(landed.name, mapped.rows_read, mapped.rows_used, mapped.rows_unused, unread)
+        )
         log.info("read %s: %d rows so far", landed.name, rows_read)
     items.resolve()
     items.reject_duplicated()
+    # variants listed on their product's row (product.listed_in): linked once every row is read
+    link_listed_variants(config, plans, files, items, ignored=ignored, batch_rows=batch_rows)
     ParentCheck(items, known_refs).run()
     items.finish_counts()
     check_balance(items)
+    check_file_balance(file_counts, rows_read)
+    for tbl, plan in enumerate(plans):
+        ignored.count(filtered_reason(plan.key, describe_where(plan.where)), filtered[tbl])
+    # A layer after the mapping (the items) may count what it leaves out in its own Ignored.
+    ignored.merge(getattr(items, "ignored", None))
     paths = {}
     rejected_refs = {}
     for tbl, table in enumerate(items.tables):
@@ -149,6 +194,8 @@ def _split(
             rejected_refs[table.plan.key] = refs_path
     rejects_path = work_dir / "rejects.csv"
     rejects = outputs.write_rejects(items, rejects_path)
+    ignored_path = work_dir / IGNORED_FILE
+    outputs.write_ignored(ignored, [f.name for f in files], ignored_path)
     return SplitResult(
         rows_read=rows_read,
         rows_unused=rows_unused,
@@ -160,6 +207,10 @@ def _split(
         top_reasons=outputs.top_reasons(items),
         rejected_refs=rejected_refs,
         unreadable={t.plan.key: unreadable[tbl] for tbl, t in enumerate(items.tables)},
+        files=file_counts,
+        filtered={plan.key: filtered[tbl] for tbl, plan in enumerate(plans)},
+        ignored=ignored,
+        ignored_path=ignored_path,
     )
 
 

@@ -33,13 +33,14 @@ Arrow table; the spilled frames are read back only in the columns asked for.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from saleslayer_airflow.config.tables import DuplicatePolicy
-from saleslayer_airflow.mapping.plan import TablePlan
+from saleslayer_airflow.mapping.plan import OutputColumn, TablePlan
+from saleslayer_airflow.mapping.values import Rejected, field_value
 from saleslayer_airflow.normalize.contributions import (
     TableChunk,
     check_chunk,
@@ -184,8 +185,10 @@ def _aggregate(
         pl.col("_record").first(),
         pl.col("_order").first().alias("_seq"),
         pl.len().cast(pl.Int64).alias("_nrows"),
-        *((pl.col(v).drop_nulls().first() if merge else pl.col(v).first()) for v in values),
+        *(_merged(c) if merge else pl.col(c.name).first() for c in plan.columns),
     )
+    if merge:
+        agg = _no_empty_lists(plan, agg)
     kept = [pl.col(v).alias(f"_k{i}") for i, v in enumerate(values)] if merge else []
     keyed = frame.join(
         agg.filter(pl.col("_nrows") > 1).select("ref", "_seq", *kept),
@@ -202,9 +205,15 @@ def _aggregate(
         pl.col(v).eq_missing(pl.col(f"_k{i}")).alias(f"_e{i}") for i, v in enumerate(values)
     )
     same = pl.all_horizontal(pl.col(f"_e{i}") for i in range(len(values)))
-    differs = pl.any_horizontal(
-        ~pl.col(f"_e{i}") & pl.col(v).is_not_null() & pl.col(f"_k{i}").is_not_null()
-        for i, v in enumerate(values)
+    # A collected list never conflicts: its rows add to it.
+    scalar = [(i, c.name) for i, c in enumerate(plan.columns) if not c.collect]
+    differs = (
+        pl.any_horizontal(
+            ~pl.col(f"_e{i}") & pl.col(v).is_not_null() & pl.col(f"_k{i}").is_not_null()
+            for i, v in scalar
+        )
+        if scalar
+        else pl.lit(False)
     )
     keyed = keyed.with_columns(differs.alias("_differs"), same.alias("_same"))
     bad = keyed.filter(pl.col("_differs"))["ref"].unique()
@@ -213,6 +222,69 @@ def _aggregate(
         keyed.filter(~pl.col("_same")).select(frame.columns),
         keyed.select("ref", *PLACE, "_same").filter(pl.col("_same")).drop("_same"),
     )
+
+
+def _merged(column: OutputColumn) -> pl.Expr:
+    """Under merge, a column's value for the rows of a reference (in row order): the first
+    non-null value; a collected list: every row's values, in order, each once (an empty list
+    where no row has one: :func:`_no_empty_lists` makes it null)."""
+    import polars as pl
+
+    if column.collect:
+        return pl.col(column.name).explode().drop_nulls().unique(maintain_order=True)
+    return pl.col(column.name).drop_nulls().first()
+
+
+def _no_empty_lists(plan: TablePlan, frame: pl.DataFrame) -> pl.DataFrame:
+    """Collected lists no row gave a value to: null, as a list field without values is."""
+    import polars as pl
+
+    collected = [c.name for c in plan.columns if c.collect]
+    if not collected:
+        return frame
+    return frame.with_columns(
+        pl.when(pl.col(name).list.len() > 0).then(pl.col(name)).alias(name) for name in collected
+    )
+
+
+def _scalars(plan: TablePlan) -> list[str]:
+    """The columns whose rows must agree under merge (every one but the collected lists)."""
+    return [c.name for c in plan.columns if not c.collect]
+
+
+def looks_continued(plan: TablePlan, index: int, given: Sequence[object]) -> bool:
+    """Whether a row that disagrees on ``plan.columns[index]`` looks like a continuation row:
+    its value there is what an empty cell gives (the field's default: its cell was blank) and
+    more than half of its values are empty."""
+    if index >= len(plan.fields) or plan.fields[index].column is None:
+        return False
+    blank = field_value(plan.fields[index], None)
+    if blank is None or isinstance(blank, Rejected) or given[index] != blank:
+        return False
+    return sum(value is None for value in given) * 2 > len(given)
+
+
+def conflict_advice(plan: TablePlan, index: int, given: Sequence[object], first_at: str) -> str:
+    """The end of a conflict's reason: what to do about rows that disagree on ``plan.columns
+    [index]``. A list field: collect it (the rows of an export that gives one image per row
+    are the normal layout, not a broken export); a row that is mostly empty: declare the
+    continuation rows; else: the export must agree with itself."""
+    column = plan.columns[index]
+    if column.is_list and index < len(plan.fields):
+        field = plan.fields[index].field
+        return (
+            f"{first_at} is kept; if each row adds values to this list (an image per row), set "
+            f"`collect: true` on field {field!r} of table {plan.key!r}: the values of every row "
+            "are then gathered, in order, each once"
+        )
+    if plan.continuation is None and plan.path is None and looks_continued(plan, index, given):
+        return (
+            f"{first_at} is kept; this row looks like a continuation row (most of its cells are "
+            f"empty, this one took the field's default): declare `continuation: {{key: "
+            f"{plan.reference}}}` on table {plan.key!r} so that the empty cells of such rows take "
+            "their group's first row's values"
+        )
+    return f"{first_at} is kept, fix the export so that both agree"
 
 
 def _unique(refs: pl.Series) -> bool:
@@ -242,8 +314,13 @@ def _combine(aggs: pl.DataFrame, kept: Sequence[pl.Expr]) -> pl.DataFrame:
 def _sources(plan: TablePlan) -> list[str]:
     """The reject ``column`` of each plan column, as ``ItemStore`` names it."""
     return [
-        *(f.column or f"(constant of {f.field})" for f in plan.fields),
+        *(
+            " + ".join(f.columns) if f.columns else f.column or f"(constant of {f.field})"
+            for f in plan.fields
+        ),
         *(link.column or (plan.path.column if plan.path else "") for link in plan.links),
+        # a category path's titles: the path column, or the parallel one they come from
+        *(t.column or (plan.path.column if plan.path else "") for t in plan.titles),
     ]
 
 
@@ -566,11 +643,14 @@ class Items:
     ) -> pl.DataFrame:
         import polars as pl
 
-        level = _combine(aggs, [pl.col(v).drop_nulls().first() for v in values])
-        if values and level.height != aggs.height:
+        level = _no_empty_lists(
+            table.plan, _combine(aggs, [_merged(c) for c in table.plan.columns])
+        )
+        scalars = _scalars(table.plan)
+        if scalars and level.height != aggs.height:
             # A reference in several chunks: its chunks agree when no chunk's first non-null
             # value of a column differs from the reference's.
-            cross = _disagreeing(aggs, level, values)
+            cross = _disagreeing(aggs, level, scalars)
             level = level.with_columns(pl.col("_bad") | pl.col("ref").is_in(cross.implode()))
         bad = level.filter(pl.col("_bad"))["ref"]
         good = (level.filter(~pl.col("_bad")) if bad.len() else level).drop("_bad")
@@ -633,6 +713,7 @@ class Items:
 
         plan = table.plan
         names = [c.name for c in plan.columns]
+        collected = [c.collect for c in plan.columns]
         held: dict[str, _Held] = {}
         rejects: list[tuple[int, int, int, int, str, str, str, str, str]] = []
         for row in rows.iter_rows():
@@ -644,13 +725,15 @@ class Items:
             kept_values = first.values
             conflict = False
             for index, (kept, given) in enumerate(zip(kept_values, given_values, strict=True)):
+                if collected[index]:
+                    continue
                 if kept is not None and given is not None and kept != given:
                     column = names[index]
                     first_at = self.where(first.file, first.line, relative_to=file)
                     reason = (
                         f"conflict: rows of {ref!r} disagree on {column!r}: this row has "
-                        f"{shown(given)!r}, {first_at} has {shown(kept)!r}; {first_at} is kept, "
-                        "fix the export so that both agree"
+                        f"{shown(given)!r}, {first_at} has {shown(kept)!r}; "
+                        + conflict_advice(plan, index, given_values, first_at)
                     )
                     rejects.append(
                         (
@@ -670,7 +753,11 @@ class Items:
             if conflict:
                 continue
             for index, given in enumerate(given_values):
-                if kept_values[index] is None and given is not None:
+                if collected[index] and kept_values[index] is not None and given is not None:
+                    kept = kept_values[index]
+                    assert isinstance(kept, list) and isinstance(given, list)
+                    kept_values[index] = list(dict.fromkeys([*kept, *given]))
+                elif kept_values[index] is None and given is not None:
                     kept_values[index] = given
             first.nrows += 1
         items = pl.DataFrame(
@@ -764,6 +851,25 @@ class Items:
         )
         if texts[0]:
             table._gone_extra.add(texts[0])
+
+    def rewrite_items(self, tbl: int, change: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
+        """Replace the table's filed items by ``change(frame)``, one filed frame at a time: the
+        same rows in the same order, with the same columns and dtypes (a pass after
+        :meth:`resolve` setting values, e.g. normalize/children.py's product links)."""
+        import polars as pl
+
+        assert self.tables[tbl].resolved, "resolve() first"
+        for part in range(self.partitions):
+            for r in range(self._ranges(tbl)):
+                key = f"i{tbl}.{part}.{r}"
+                found = self._frames.pop(key)
+                if not found:
+                    continue
+                frame = found[0] if len(found) == 1 else pl.concat(found, how="vertical")
+                changed = change(frame)
+                if changed.schema != frame.schema or changed.height != frame.height:
+                    raise ValueError(f"rewrite_items changed the shape of {key}: a bug")
+                self._frames.put(changed, [(key, 0, changed.height)])
 
     def is_gone(self, tbl: int, ref: str) -> bool:
         """Whether a reject of the table named ``ref`` (so that its children are orphans)."""

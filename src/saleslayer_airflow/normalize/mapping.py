@@ -27,14 +27,30 @@ from typing import TYPE_CHECKING
 from saleslayer_airflow.mapping.columns import MappedColumns
 from saleslayer_airflow.mapping.plan import PARENT_REF, TablePlan
 from saleslayer_airflow.mapping.values import rejected_reference
-from saleslayer_airflow.normalize.cells import Column, Rule, convert_all, python_values, rules_of
+from saleslayer_airflow.normalize.cells import (
+    Column,
+    FieldRule,
+    PathRule,
+    Rule,
+    TemplateRule,
+    convert_all,
+    python_values,
+    rules_of,
+)
+from saleslayer_airflow.normalize.continuation import Continuations, joined_cells
 from saleslayer_airflow.normalize.contributions import (
     TableChunk,
     empty_chunk,
     items_schema,
     rejects_schema,
 )
-from saleslayer_airflow.normalize.results import LandedFile, tables_of_file
+from saleslayer_airflow.normalize.results import (
+    NO_TABLE,
+    Ignored,
+    LandedFile,
+    describe_where,
+    tables_of_file,
+)
 from saleslayer_airflow.normalize.results import storable as _storable
 from saleslayer_airflow.readers.json import MISSING
 from saleslayer_airflow.validation.completeness import Unreadable, hides_references
@@ -46,6 +62,9 @@ if TYPE_CHECKING:
 
     from saleslayer_airflow.config.formats import Format
     from saleslayer_airflow.readers.batches import BatchReader, SourceBatch
+
+#: the reason a `continuation:` row without the table's reference is counted under
+CONTINUED_WITHOUT_REFERENCE = "continuation rows without a reference (they feed the other tables)"
 
 LEVEL_BITS = 10
 RECORD_BITS = 34
@@ -71,6 +90,20 @@ def _empty(value: object) -> bool:
     return value is None or value is MISSING or value == ""
 
 
+def _rule_cells(rule: Rule, cells: Callable[[str | None], Column], rows: int) -> Column:
+    """The cells a rule converts: its column's; a `columns:` field's columns joined; a
+    template's columns combined."""
+    if isinstance(rule, FieldRule) and rule.source.columns:
+        separator = rule.source.spec.separator
+        assert separator is not None  # the model requires it with `columns`
+        return joined_cells([cells(c) for c in rule.source.columns], separator, rows)
+    if isinstance(rule, TemplateRule):
+        return rule.combine(cells, rows)
+    if isinstance(rule, PathRule):  # with its parallel title columns, if any
+        return rule.gather(cells, rows)
+    return cells(rule.column)
+
+
 class TableMapper:
     """One table's plan applied to the batches of one landed file.
 
@@ -85,16 +118,23 @@ class TableMapper:
         file_name: str,
         file_index: int,
         table: int = 0,
+        ignored: Ignored | None = None,
     ) -> None:
         # The header check (MappingError) and the JSON seen-paths bookkeeping, with its message.
         self.bound = MappedColumns(plan, columns, file_name)
         self.plan = plan
+        #: what this table leaves out, counted per reason (``ignored.count(reason, n,
+        #: table=self.plan.key)``): shared by the run, shown in the report
+        self.ignored = ignored if ignored is not None else Ignored()
         self.file_name = file_name
         self.file_index = file_index
         self.table = table
-        self.ref_rule, self.rules = rules_of(plan)
+        self.ref_rule, self.rules = rules_of(plan, self.ignored)
         self.ref_column = self.ref_rule.column
         self.fed = 0
+        #: `continuation:` groups of this file (None without), and the rows they left out
+        self.continuations = Continuations(plan) if plan.continuation is not None else None
+        self.continued_without_reference = 0
         self._items_schema = items_schema(plan)
 
     # -- which rows feed the table ------------------------------------------------------------
@@ -103,6 +143,8 @@ class TableMapper:
         """Per row, whether it passes the table's ``where`` filters (``passes_filter``)."""
         import polars as pl
 
+        if self.continuations is not None:  # a continuation row is judged on its filled cells
+            batch = self.continuations.apply(batch)[0]
         mask = pl.repeat(True, batch.num_rows, dtype=pl.Boolean, eager=True)
         for row_filter in self.plan.where:
             cells = _column(batch, row_filter.column)
@@ -154,6 +196,8 @@ class TableMapper:
         rows = batch.num_rows
         if feeds is None:
             feeds = self.accepts(batch)
+        if self.continuations is not None:
+            batch, feeds = self._continued(batch, feeds)
         problem = pl.Series(batch.problem_code).is_not_null()
         self.fed += int(feeds.sum())
         base = order_base(self.file_index, batch.first_record)
@@ -190,7 +234,7 @@ class TableMapper:
             return found.take(pa.array(positions.to_numpy()))
 
         rules: list[Rule] = [self.ref_rule, *self.rules]
-        outcomes = convert_all([(rule, cells(rule.column)) for rule in rules], count)
+        outcomes = convert_all([(rule, _rule_cells(rule, cells, count)) for rule in rules], count)
         frame = keys.with_columns(
             [
                 series.alias(f"{name}{index}")
@@ -209,6 +253,34 @@ class TableMapper:
         if len(rejects) > 1 and rejects[0].height:
             reject_frame = reject_frame.sort("_order")
         return TableChunk(self.table, items, reject_frame)
+
+    def _continued(self, batch: SourceBatch, feeds: pl.Series) -> tuple[SourceBatch, pl.Series]:
+        """The batch with its continuation rows filled, and the rows that feed the table without
+        the continuation rows that have no reference of it (counted, not rejected: an image-only
+        row gives the variants table nothing, its image goes to the product)."""
+        assert self.continuations is not None
+        batch, without_reference = self.continuations.apply(batch)
+        left_out = int((feeds & without_reference).sum())
+        if left_out:
+            self.continued_without_reference += left_out
+            self.ignored.count(CONTINUED_WITHOUT_REFERENCE, left_out, table=self.plan.key)
+            self._list_continued(batch, feeds & without_reference)
+            feeds = feeds & ~without_reference
+        return batch, feeds
+
+    def _list_continued(self, batch: SourceBatch, rows: pl.Series) -> None:
+        """List the first continuation rows left out (ignored.csv), each saying why."""
+        if self.ignored.full:
+            return
+        room = self.ignored.limit - len(self.ignored.rows)
+        lines = batch.lines.to_pylist()
+        reference = self.ref_column
+        why = (
+            f"a continuation row (its {self.plan.continuation!r} repeats the row before) with no "
+            f"{reference!r}: it gives {self.plan.key} no item; its values feed the other tables"
+        )
+        for position in rows.arg_true().to_list()[:room]:
+            self.ignored.listed(self.file_name, lines[position], why, table=self.plan.key)
 
     def _problem_rejects(
         self, batch: SourceBatch, where: pl.Series, keys: pl.DataFrame
@@ -239,7 +311,9 @@ class TableMapper:
         import polars as pl
 
         # a category path's reference is its deepest level
-        row_ref = pl.col("v0").list.last() if self.plan.path is not None else pl.col("v0")
+        # a category path's reference is its deepest level; a cell of several paths is
+        # recorded as a whole (every path stays present: validation/completeness.py)
+        row_ref = pl.col("rref0") if self.plan.path is not None else pl.col("v0")
         ref = row_ref
         if failing[0] == 0:
             ref = pl.when(pl.col("reason0").is_not_null()).then(pl.col("rref0")).otherwise(row_ref)
@@ -266,7 +340,10 @@ class TableMapper:
         values: list[pl.Expr] = []
         rule_index = 1
         for source in self.plan.fields:
-            values.append(pl.col(f"v{rule_index}").alias(source.out))
+            value = pl.col(f"v{rule_index}")
+            if source.spec.collect or source.columns:  # each value once, in order
+                value = value.list.unique(maintain_order=True)
+            values.append(value.alias(source.out))
             rule_index += 1
         for link in self.plan.links:
             if link.column is None:
@@ -279,16 +356,22 @@ class TableMapper:
                 pl.col("v0").alias("ref"), "_file", "_line", "_record", "_order", *values
             )
             return items.cast(self._items_schema)  # type: ignore[arg-type]
+        # One item per level; the row's fields and links go to the deepest level of each path
+        # (``leaf0``), the titles to every level.
+        titles = [f"title{k}0" for k in range(len(self.plan.titles))]
         exploded = frame.with_columns(
             pl.int_ranges(0, pl.col("v0").list.len()).alias("_level"),
-            pl.col("v0").list.len().alias("_levels"),
-        ).explode("v0", "parents0", "_level")
-        last = pl.col("_level") == pl.col("_levels") - 1
+        ).explode("v0", "parents0", "leaf0", "_level", *titles)
+        last = pl.col("leaf0")
         leveled = [
             pl.col("parents0").alias(PARENT_REF)
             if value.meta.output_name() == PARENT_REF
             else pl.when(last).then(value).otherwise(None).alias(value.meta.output_name())
             for value in values
+        ]
+        leveled += [
+            pl.col(column).alias(title.out)
+            for column, title in zip(titles, self.plan.titles, strict=True)
         ]
         items = exploded.select(
             pl.col("v0").alias("ref"),
@@ -336,8 +419,10 @@ class TableMapper:
 
 class FileMapping:
     """One landed file mapped into every table it feeds: iterate for ``(table, chunk)`` in source
-    order; ``rows_read`` and ``rows_unused`` are final once the iteration ends, and unreadable
-    rows are noted in ``unreadable`` (one per plan, shared across the run's files)."""
+    order; ``rows_read``, ``rows_used``, ``rows_unused``, ``filtered`` (per table index: rows its
+    ``where:`` left out) and ``unread_columns`` (header columns no table reads; None without a
+    header) are final once the iteration ends, unreadable rows are noted in ``unreadable`` (one
+    per plan, shared across the run's files) and the rows that feed no table in ``ignored``."""
 
     def __init__(
         self,
@@ -350,6 +435,7 @@ class FileMapping:
         unreadable: Sequence[Unreadable] | None = None,
         batch_rows: int = 65_536,
         opener: BatchOpener | None = None,
+        ignored: Ignored | None = None,
     ) -> None:
         self.plans = plans
         self.feeds = tables_of_file(plans, files_by_table, landed.file)
@@ -363,6 +449,10 @@ class FileMapping:
         self.opener = opener
         self.rows_read = 0
         self.rows_unused = 0
+        self.rows_used = 0
+        self.filtered = dict.fromkeys(self.feeds, 0)
+        self.unread_columns: tuple[str, ...] | None = None
+        self.ignored = ignored if ignored is not None else Ignored()
 
     def _wanted(self) -> list[str]:
         names: list[str] = []
@@ -384,8 +474,19 @@ class FileMapping:
             landed.path, self.fmt, landed.name, self.file_index, self._wanted(), self.batch_rows
         )
         try:
+            header = reader.columns
+            if header is not None:
+                read = set(self._wanted())
+                self.unread_columns = tuple(c for c in dict.fromkeys(header) if c not in read)
             mappers = {
-                tbl: TableMapper(self.plans[tbl], reader.columns, landed.name, self.file_index, tbl)
+                tbl: TableMapper(
+                    self.plans[tbl],
+                    header,
+                    landed.name,
+                    self.file_index,
+                    tbl,
+                    ignored=self.ignored,
+                )
                 for tbl in self.feeds
             }
             for batch in reader:
@@ -397,7 +498,13 @@ class FileMapping:
                     mapper.note_unreadable(batch, self.unreadable[tbl])
                     feeds[tbl] = mapper.accepts(batch)
                     used = used | feeds[tbl]
-                self.rows_unused += rows - int(used.sum())
+                fed_some = int(used.sum())
+                self.rows_used += fed_some
+                self.rows_unused += rows - fed_some
+                for tbl, accepted in feeds.items():
+                    self.filtered[tbl] += rows - int(accepted.sum())
+                if fed_some < rows:
+                    self._note_unused(batch, used, rows - fed_some)
                 for tbl, mapper in mappers.items():
                     chunk = mapper.map_batch(batch, feeds[tbl])
                     if chunk.rows_in:
@@ -408,6 +515,41 @@ class FileMapping:
             close = getattr(reader, "close", None)
             if close is not None:
                 close()
+
+    def _note_unused(self, batch: SourceBatch, used: pl.Series, count: int) -> None:
+        """Count the batch's rows that feed no table and list the first ones, each with why: the
+        filters of the tables that read the file and the row's own values of their columns."""
+        self.ignored.count(NO_TABLE, count)
+        if self.ignored.full:
+            return
+        room = self.ignored.limit - len(self.ignored.rows)
+        positions = (~used).arg_true().head(room).to_list()
+        lines = batch.lines.to_pylist()
+        problems = batch.problem_reason.to_pylist()
+        plans = [self.plans[tbl] for tbl in self.feeds]
+        if not plans:
+            why = f"no table reads {self.landed.name}: every table names other files in its `file:`"
+        else:
+            why = "no table takes this row: " + "; ".join(
+                f"{plan.key} needs {describe_where(plan.where)}" for plan in plans
+            )
+        names = list(dict.fromkeys(f.column for plan in plans for f in plan.where))
+        values = {name: python_values(_column(batch, name), batch.num_rows) for name in names}
+        for position in positions:
+            shown = ", ".join(f"{name} {_shown(values[name][position])}" for name in names)
+            detail = why + (f" (here {shown})" if shown else "")
+            if problems[position]:
+                detail += f"; the row could not be read: {problems[position]}"
+            self.ignored.listed(self.landed.name, lines[position], detail)
+
+
+def _shown(value: object) -> str:
+    """A filter column's value in an ignored row's reason."""
+    if value is MISSING:
+        return "absent"
+    if _empty(value):
+        return "empty"
+    return f"= {as_text(value)!r}"
 
 
 def map_file(
@@ -420,6 +562,7 @@ def map_file(
     unreadable: Sequence[Unreadable] | None = None,
     batch_rows: int = 65_536,
     opener: BatchOpener | None = None,
+    ignored: Ignored | None = None,
 ) -> FileMapping:
     """:class:`FileMapping` of ``landed``: its rows mapped ``batch_rows`` at a time, read by
     ``opener`` (``readers.batches.open_batches`` when None), its unreadable rows noted in
@@ -433,6 +576,7 @@ def map_file(
         unreadable=unreadable,
         batch_rows=batch_rows,
         opener=opener,
+        ignored=ignored,
     )
 
 

@@ -6,7 +6,9 @@
 - the rejects CSV, ordered by file, line, table, then the order the rejects were made (see
   :mod:`saleslayer_airflow.normalize.items`), every text cell through ``spreadsheet_safe``;
 - per table, its rejected references with their present forms;
-- the top reasons and the number of distinct rejected rows, as the row engine's queries.
+- the top reasons and the number of distinct rejected rows, as the row engine's queries;
+- the ignored rows CSV: the first rows no table took, with file, line and why (the report
+  counts them all, per reason).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from saleslayer_airflow.normalize.items import Items
+from saleslayer_airflow.normalize.results import Ignored
 from saleslayer_airflow.validation.completeness import present_forms
 from saleslayer_airflow.validation.outputs import (
     FORMULA_START,
     REJECT_COLUMNS,
+    spreadsheet_safe,
     table_schema,
 )
 
@@ -117,6 +121,22 @@ def write_rejects(items: Items, path: Path) -> int:
         for start in range(0, frame.height, _BATCH):
             writer.writerows(frame.slice(start, _BATCH).iter_rows())
     return frame.height
+
+
+#: The ignored rows CSV's header.
+IGNORED_COLUMNS = ["source_file", "line", "table", "reason"]
+
+
+def write_ignored(ignored: Ignored, files: list[str], path: Path) -> int:
+    """The ignored rows CSV (header even when empty): the rows ``ignored`` lists, by file (in
+    the run's order) and line, every text cell spreadsheet-safe; returns the rows written."""
+    order = {name: index for index, name in enumerate(files)}
+    rows = sorted(ignored.rows, key=lambda r: (order.get(r[0], len(order)), r[1]))
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(IGNORED_COLUMNS)
+        writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
+    return len(rows)
 
 
 def rejected_refs(items: Items, tbl: int) -> list[str]:

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
-from saleslayer_airflow.contracts import FETCH_TASK, FetchResult, SplitSummary, StagedTable
+from saleslayer_airflow.contracts import (
+    FETCH_TASK,
+    IGNORED_FILE,
+    UNREAD_COLUMNS_SHOWN,
+    FetchResult,
+    SplitFile,
+    SplitSummary,
+    StagedTable,
+)
 from saleslayer_airflow.exceptions import TerminalError
 from saleslayer_airflow.operators.base import ConnectorStageOperator, frozen_heap
 from saleslayer_airflow.staging import REJECTED_REFS_SUFFIX, REJECTS_FILE, SPLIT
@@ -53,6 +61,11 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
     references of its rejected rows: the export holds those items). The summary says how many
     rows of its input could not be read at all (``unreadable_rows``, and ``unreadable``: how
     many, of which file, the first line and why); such an export never drives deletions.
+
+    Nothing disappears: per file, ``rows_read = rows_used + rows_unused``; what no table took
+    (rows that feed no table, rows a table's `where:` left out, header columns no table reads,
+    and what other layers count) is in the summary's ``ignored``, per reason, and the first
+    rows that fed no table in ``<run_folder>/ignored.csv`` (file, line, why).
     """
 
     stage = "validate-and-split"
@@ -141,6 +154,7 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
                     rejected_refs_path=None if refs_target is None else str(refs_target),
                     unreadable_rows=unreadable.rows,
                     unreadable=unreadable.describe(),
+                    filtered=result.filtered.get(key, 0),
                 )
                 if unreadable.rows and config.target.deletions.enabled:
                     self.log.warning(
@@ -150,6 +164,12 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
                     )
             rejects_target = run_folder / REJECTS_FILE
             _publish(result.rejects_path, rejects_target)
+            ignored_target = None
+            if result.ignored_path is not None:
+                ignored_target = run_folder / IGNORED_FILE
+                _publish(result.ignored_path, ignored_target)
+            for reason, count in result.ignored.counts.items():
+                self.log.info("not imported: %s: %d", reason, count)
             summary = SplitSummary(
                 run_folder=str(run_folder),
                 rows_read=result.rows_read,
@@ -158,6 +178,22 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
                 rejects_path=str(rejects_target),
                 tables=tables,
                 balance=BALANCE_RULE,
+                files=tuple(
+                    SplitFile(
+                        name=f.name,
+                        rows_read=f.rows_read,
+                        rows_used=f.rows_used,
+                        rows_unused=f.rows_unused,
+                        unread_count=len(f.unread_columns or ()),
+                        unread_columns=None
+                        if f.unread_columns is None
+                        else f.unread_columns[:UNREAD_COLUMNS_SHOWN],
+                    )
+                    for f in result.files
+                ),
+                ignored=dict(result.ignored.counts),
+                ignored_path=None if ignored_target is None else str(ignored_target),
+                ignored_listed=len(result.ignored.rows),
             ).to_xcom()
             self.log.info("validate and split summary:\n%s", json.dumps(summary, indent=2))
             try:

@@ -110,6 +110,12 @@ def rest_client(config: ConnectorConfig) -> RestCatalogClient:
             for mapping in table.fields.values()
             for language in mapping.languages or ()
         }
+        | {  # a category path's per-language titles
+            language
+            for table in config.tables.values()
+            if table.path is not None and table.path.title is not None
+            for language in table.path.title.languages or ()
+        }
     )
     return hook.get_rest_client(replace(options, languages=tuple(languages)))
 

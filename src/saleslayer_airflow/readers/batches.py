@@ -11,8 +11,9 @@ is in exactly one of two places:
   :data:`saleslayer_airflow.readers.json.MISSING`, nulls ``None``. The engine converts these
   value by value with the same functions as text, so a number stays exact.
 
-``present`` (record formats only: JSON, JSON Lines) says per column whether the key occurred in
-each record, so that a mapped path found in no record can be reported as a mistake.
+``present`` (record formats only: JSON, JSON Lines, XML) says per column whether the key (XML:
+the path) occurred in each record, so that a mapped path found in no record can be reported as a
+mistake.
 
 A record that could not be read carries its :class:`RowProblem` in the ``problem_*`` arrays
 (null when the record is fine); its cells are whatever the reader could recover (possibly none:
@@ -37,7 +38,13 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from saleslayer_airflow.config.formats import CsvFormat, JsonFormat, JsonLinesFormat, XlsxFormat
+from saleslayer_airflow.config.formats import (
+    CsvFormat,
+    JsonFormat,
+    JsonLinesFormat,
+    XlsxFormat,
+    XmlFormat,
+)
 from saleslayer_airflow.readers.json import MISSING, lookup
 from saleslayer_airflow.readers.records import (
     BAD_TEXT,
@@ -334,7 +341,7 @@ class RowBatchReader:
 
 def open_batches(
     path: Path,
-    fmt: CsvFormat | JsonFormat | JsonLinesFormat | XlsxFormat,
+    fmt: CsvFormat | JsonFormat | JsonLinesFormat | XlsxFormat | XmlFormat,
     name: str,
     file: int,
     wanted: Sequence[str] | None,
@@ -346,7 +353,8 @@ def open_batches(
     it (:mod:`saleslayer_airflow.readers.csv_arrow`), JSON Lines (with ``wanted`` paths) for
     each block proven to read as ``json.loads`` reads its lines
     (:mod:`saleslayer_airflow.readers.jsonl_arrow`); every other case adapts the record readers
-    (JSON documents; XLSX, where openpyxl itself takes most of the time).
+    (JSON documents; XLSX, where openpyxl itself takes most of the time; XML, whose reader
+    reads only the ``wanted`` paths of each record).
     The file stays open until the batches are read to the end (or ``close()``). A file that
     cannot be read at all raises :class:`SourceFileError` here.
     """
@@ -362,7 +370,13 @@ def open_batches(
 
     raw = path.open("rb")
     try:
-        reader = open_reader(raw, fmt, name)
+        reader: RecordReader
+        if isinstance(fmt, XmlFormat):
+            from saleslayer_airflow.readers.xml import XmlReader
+
+            reader = XmlReader(raw, fmt, name, wanted)
+        else:
+            reader = open_reader(raw, fmt, name)
     except BaseException:
         raw.close()
         raise

@@ -14,6 +14,13 @@ always balances and never hides an item.
 the connector's deletions are on) is reported beside the balance, for the tables whose push did
 deletions: those items were not read. A table whose input had rows that could not be read at all
 shows ``deletions: refused`` and why: an export not read in full never drives deletions.
+
+Nothing disappears: per landed file, ``rows read = rows used + rows unused`` (rows that fed at
+least one table, rows that fed none), checked in code too; what no table took is counted per
+reason under ``ignored`` (rows that feed no table, rows a table's ``where:`` left out, header
+columns no table reads, keys or rows another layer of the split set aside), and the first rows
+that fed no table are listed in ``ignored.csv`` with file, line and why. These counts are beside
+the balance: none of it entered a table.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from saleslayer_airflow.contracts import SplitSummary, TablePushResult
+from saleslayer_airflow.contracts import SplitFile, SplitSummary, TablePushResult
 
 _PUSH_KEYS = ("created", "updated", "unchanged", "stale", "skipped", "failed")
 
@@ -52,6 +59,8 @@ class TableReport:
     #: items Sales Layer refused (among ``failed``), and the first few with its reasons
     refused: int = 0
     refusals: tuple[tuple[str, str], ...] = ()
+    #: rows of the files the table reads that its ``where:`` left out (beside the balance)
+    filtered: int = 0
 
     @property
     def balanced(self) -> bool:
@@ -77,6 +86,12 @@ class RunReport:
     tables: tuple[TableReport, ...]
     rejects_path: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: per landed file: rows read, used, unused and header columns no table reads
+    files: tuple[SplitFile, ...] = ()
+    #: what no table took, per reason, in the split's order
+    ignored: tuple[tuple[str, int], ...] = ()
+    ignored_path: str | None = None
+    ignored_listed: int = 0
 
     @property
     def succeeded(self) -> bool:
@@ -90,6 +105,23 @@ class RunReport:
             "succeeded": self.succeeded,
             "rejects_path": self.rejects_path,
             "notes": list(self.notes),
+            "files": [
+                {
+                    "name": f.name,
+                    "rows_read": f.rows_read,
+                    "rows_used": f.rows_used,
+                    "rows_unused": f.rows_unused,
+                }
+                | (
+                    {}
+                    if f.unread_columns is None
+                    else {"unread_count": f.unread_count, "unread_columns": list(f.unread_columns)}
+                )
+                for f in self.files
+            ],
+            "ignored": dict(self.ignored),
+            "ignored_path": self.ignored_path,
+            "ignored_listed": self.ignored_listed,
             "tables": {
                 t.table: {
                     "status": t.status,
@@ -105,6 +137,7 @@ class RunReport:
                     "conflicts": t.conflicts,
                 }
                 | ({"cleared": t.cleared} if t.cleared else {})
+                | ({"filtered": t.filtered} if t.filtered else {})
                 | ({} if t.deleted is None else {"deleted": t.deleted})
                 | ({} if t.error is None else {"error": t.error})
                 | (
@@ -180,12 +213,63 @@ class RunReport:
             )
         if self.rejects_path:
             lines.append(f"rejected rows: {self.rejects_path}")
+        lines += self._ignored_lines()
         lines += list(self.notes)
         return "\n".join(lines)
+
+    def _ignored_lines(self) -> list[str]:
+        """Per file its row balance, then what no table took, per reason."""
+        lines = []
+        for f in self.files:
+            line = (
+                f"{f.name}: {f.rows_read} row(s) read = {f.rows_used} fed a table + "
+                f"{f.rows_unused} fed none"
+            )
+            if f.unread_count:
+                names = ", ".join(f.unread_columns or ())
+                more = (
+                    f" and {f.unread_count - len(f.unread_columns or ())} more"
+                    if (f.unread_count > len(f.unread_columns or ()))
+                    else ""
+                )
+                line += f"; {f.unread_count} column(s) no table reads: {names}{more}"
+            lines.append(line)
+        if self.ignored:
+            lines.append("not imported (counted per reason, beside the balance):")
+            lines += [f"  {reason}: {count}" for reason, count in self.ignored]
+        unused = sum(f.rows_unused for f in self.files)
+        if unused and self.ignored_path:
+            listed = (
+                "all listed"
+                if self.ignored_listed >= unused
+                else f"the first {self.ignored_listed} listed"
+            )
+            lines.append(
+                f"rows that fed no table ({listed}, with line and why): {self.ignored_path}"
+            )
+        return lines
 
 
 class UnbalancedReportError(AssertionError):
     """A table's counts do not add up: an item went missing, which is a bug to report."""
+
+
+def _check_files(split_summary: SplitSummary) -> None:
+    """Every file's rows are either used or unused, and the files add up to the rows read (a
+    summary written before files were counted has none: nothing to check)."""
+    for f in split_summary.files:
+        if f.rows_read != f.rows_used + f.rows_unused:
+            raise UnbalancedReportError(
+                f"file {f.name!r}: {f.rows_read} rows read but {f.rows_used} fed a table and "
+                f"{f.rows_unused} fed none"
+            )
+    if split_summary.files and (
+        sum(f.rows_read for f in split_summary.files) != split_summary.rows_read
+    ):
+        raise UnbalancedReportError(
+            f"the files' rows read add up to {sum(f.rows_read for f in split_summary.files)}, "
+            f"not the {split_summary.rows_read} the split read"
+        )
 
 
 def build_report(
@@ -202,6 +286,7 @@ def build_report(
     stopped, ``error``: why, e.g. a refused deletion), or None when that task produced nothing
     (it failed before counting, or was skipped).
     """
+    _check_files(split_summary)
     reports = []
     for table, split in split_summary.tables.items():
         items = split.rows_out
@@ -233,6 +318,7 @@ def build_report(
             refusals=()
             if push is None
             else tuple((str(r.get("reference")), str(r.get("reason"))) for r in push.refusals),
+            filtered=split.filtered,
             deletions_refused=(
                 push.deletions_reason or "the export was not read in full"
                 if push is not None and push.deletions == "refused"
@@ -249,4 +335,8 @@ def build_report(
         dry_run=dry_run,
         tables=tuple(reports),
         rejects_path=split_summary.rejects_path,
+        files=split_summary.files,
+        ignored=tuple(split_summary.ignored.items()),
+        ignored_path=split_summary.ignored_path,
+        ignored_listed=split_summary.ignored_listed,
     )

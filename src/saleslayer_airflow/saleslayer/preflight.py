@@ -347,6 +347,13 @@ class _Checker:
                 self.field_name(key, path, name, account)
             else:
                 self.languages(key, path, name, list(spec.languages), account)
+        if mapping.path is not None and mapping.path.title is not None:
+            # every level's title (path.title) is a field like the others
+            title, path = mapping.path.title, f"tables.{key}.path.title"
+            if title.languages is None:
+                self.field_name(key, path, title.field, account)
+            else:
+                self.languages(key, path, title.field, list(title.languages), account)
         self.parent(key, mapping, account)
         for link, ref_list in mapping.links.items():
             self.link(key, f"tables.{key}.links.{link}", ref_list.field or link, link, account)

@@ -3,6 +3,7 @@
     GET /saleslayer/runs/{dag_id}/{run_id}/report        report.txt   (text)
     GET /saleslayer/runs/{dag_id}/{run_id}/report.json   report.json
     GET /saleslayer/runs/{dag_id}/{run_id}/rejects       rejects.csv
+    GET /saleslayer/runs/{dag_id}/{run_id}/ignored       ignored.csv (rows that fed no table)
 
     GET /saleslayer/openapi.json, /saleslayer/docs                 this API, for logged-in users
 

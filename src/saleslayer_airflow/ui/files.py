@@ -99,7 +99,7 @@ def _inside_run_folder(base: Any, run: Any, candidate: Any) -> Any:
 
 
 def find_run_file(dag_id: str, run_id: str, endpoint: str) -> RunFile:
-    """The file ``endpoint`` (``report``, ``report.json``, ``rejects``) of one run.
+    """The file ``endpoint`` (``report``, ``report.json``, ``rejects``, ``ignored``) of one run.
 
     :raises RunFileNotFound: unknown endpoint, an id that could leave its folder, or no such
         file in the run's own folder in any base. Messages hold no path.

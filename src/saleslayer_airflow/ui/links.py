@@ -16,6 +16,7 @@ import attrs
 from airflow.sdk import BaseOperatorLink
 
 from saleslayer_airflow import staging
+from saleslayer_airflow.contracts import IGNORED_FILE
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
@@ -29,6 +30,8 @@ RUN_FILES: dict[str, tuple[str, str]] = {
     "report": ("report.txt", "text/plain; charset=utf-8"),
     "report.json": (staging.REPORT_FILE, "application/json"),
     "rejects": (staging.REJECTS_FILE, "text/csv; charset=utf-8"),
+    # the first rows that fed no table, with why (the report counts them all)
+    "ignored": (IGNORED_FILE, "text/csv; charset=utf-8"),
 }
 
 

@@ -15,7 +15,9 @@ records). So the keys of the first :data:`SAMPLE_RECORDS` records stand for the 
 found in none of them is *certain* only when those records were the whole file; otherwise it is a
 warning, and the split's own end-of-file check decides. A ``where:`` filter's JSON key is never
 certain (the split reads an absent key as empty, so the filter just selects no record), and one
-testing ``empty:`` is a test of the key's absence: never a problem.
+testing ``empty:`` is a test of the key's absence: never a problem. XML exports are record
+files too: their "columns" are the paths the first records hold (``name``, ``@id``,
+``price/@currency``, ``g:image_link``: ``readers.xml.discover_paths``).
 """
 
 from __future__ import annotations
@@ -82,6 +84,11 @@ class Header:
     columns: tuple[str, ...]
     records: int | None = None
     complete: bool = True
+    #: how a record file's paths are written, for a message
+    syntax: str = "paths are dotted and match exactly, case included"
+    #: XML: a named path is found when its elements are, whatever its [tests] say (the split's
+    #: end-of-file check decides those)
+    xml: bool = False
 
     @property
     def is_records(self) -> bool:
@@ -163,14 +170,49 @@ def named_columns(
     return found
 
 
+def _path_title_columns(key: str, table: TableMapping) -> list[NamedColumn]:
+    """The parallel path columns a category path's per-language titles read."""
+    title = table.path.title if table.path is not None else None
+    if table.path is None or title is None or title.languages is None:
+        return []
+    found = []
+    for index, lang in enumerate(title.languages):
+        if lang == title.path_language:
+            continue  # from the path column itself
+        column = title.language_pattern.format(column=table.path.column, lang=lang)
+        note = f"its {lang!r} titles by language_pattern {title.language_pattern!r}"
+        at: ConfigPath = ("tables", key, "path", "title", "languages", index)
+        found.append(NamedColumn(key, at, column, note))
+    return found
+
+
+def _grouping_columns(key: str, table: TableMapping) -> list[NamedColumn]:
+    """A table's `continuation.key` and its fields' `columns:` (a field with `columns` has no
+    `column`: :func:`_table_columns` skips it)."""
+    base: ConfigPath = ("tables", key)
+    found: list[NamedColumn] = []
+    if table.continuation is not None:
+        found.append(NamedColumn(key, (*base, "continuation", "key"), table.continuation.key))
+    for name, spec in table.fields.items():
+        at = (*base, "fields", name, "columns")
+        found += [NamedColumn(key, (*at, i), c) for i, c in enumerate(spec.columns or ())]
+    return found
+
+
 def _table_columns(key: str, table: TableMapping) -> list[NamedColumn]:
     base: ConfigPath = ("tables", key)
-    mine: list[NamedColumn] = []
+    mine: list[NamedColumn] = _grouping_columns(key, table)
     if table.path is None:
         mine.append(NamedColumn(key, (*base, "reference"), table.reference))
     else:  # the split takes the reference from the path column (the deepest level)
         mine.append(NamedColumn(key, (*base, "path", "column"), table.path.column))
+        mine += _path_title_columns(key, table)
     for name, spec in table.fields.items():
+        if spec.template is not None:
+            at = (*base, "fields", name, "template")
+            note = f"named in the template {spec.template!r}"
+            mine += [NamedColumn(key, at, column, note) for column in spec.template_columns()]
+            continue
         if spec.column is None:
             continue
         if spec.languages is None:
@@ -184,8 +226,9 @@ def _table_columns(key: str, table: TableMapping) -> list[NamedColumn]:
         mine.append(NamedColumn(key, (*base, "parent"), table.parent))
     if table.categories is not None:
         mine.append(NamedColumn(key, (*base, "categories", "column"), table.categories.column))
-    if table.product is not None:
-        mine.append(NamedColumn(key, (*base, "product"), table.product))
+    if (product := table.product_column()) is not None:
+        at = (*base, "product") if isinstance(table.product, str) else (*base, "product", "column")
+        mine.append(NamedColumn(key, at, product))
     for name, ref_list in table.links.items():
         mine.append(NamedColumn(key, (*base, "links", name, "column"), ref_list.column))
     for index, row_filter in enumerate(table.where):
@@ -219,7 +262,12 @@ def read_header(path: Path, fmt: Format, name: str | None = None) -> Header:
     first :data:`SAMPLE_RECORDS` records. Raises ``SourceFileError`` when the file cannot be read
     with the format (the split would fail the same way).
     """
-    from saleslayer_airflow.config.formats import CsvFormat, JsonFormat, JsonLinesFormat
+    from saleslayer_airflow.config.formats import (
+        CsvFormat,
+        JsonFormat,
+        JsonLinesFormat,
+        XmlFormat,
+    )
 
     shown = name or path.name
     if isinstance(fmt, CsvFormat):
@@ -229,6 +277,8 @@ def read_header(path: Path, fmt: Format, name: str | None = None) -> Header:
             return Header(shown, tuple(CsvReader(raw, fmt, shown).columns))
     if isinstance(fmt, JsonFormat | JsonLinesFormat):
         return _json_header(path, fmt, shown)
+    if isinstance(fmt, XmlFormat):
+        return _xml_header(path, fmt, shown)
     return _xlsx_header(path, fmt, shown)
 
 
@@ -306,6 +356,35 @@ def _json_header(path: Path, fmt: Any, name: str) -> Header:
         # One more record tells whether the sample was the whole file.
         complete = records < SAMPLE_RECORDS or next(rows, None) is None
     return Header(name, tuple(paths), records=records, complete=complete)
+
+
+def _xml_header(path: Path, fmt: Any, name: str) -> Header:
+    """The paths the first :data:`SAMPLE_RECORDS` records of an XML export hold."""
+    from itertools import islice
+
+    from saleslayer_airflow.readers.xml import XmlReader
+
+    with path.open("rb") as raw:
+        rows = iter(XmlReader(raw, fmt, name))
+        paths: dict[str, None] = {}
+        records = 0
+        broken = False
+        for row in islice(rows, SAMPLE_RECORDS):
+            if row.problem is not None and row.problem.code == "bad_xml":
+                broken = True  # where the reading stopped: not a record, and not the end
+                break
+            records += 1
+            if isinstance(row.cells, dict):
+                for found in row.cells:
+                    if len(paths) >= MAX_PATHS:
+                        break
+                    paths.setdefault(found)
+        complete = not broken and (records < SAMPLE_RECORDS or next(rows, None) is None)
+    syntax = (
+        "XML paths are element names separated by '/', '@' for an attribute, prefixes as "
+        "format.namespaces declares them; names match exactly, case included"
+    )
+    return Header(name, tuple(paths), records=records, complete=complete, syntax=syntax, xml=True)
 
 
 def _paths(record: Mapping[str, Any], prefix: str = "", depth: int = 0) -> Iterator[str]:
@@ -398,6 +477,11 @@ def check_columns(
             f" ({named.note})" if named.note else ""
         )
         positions = counts.get(named.column, [])
+        if header.xml and not positions:
+            from saleslayer_airflow.readers.xml import plain_path
+
+            plain = plain_path(named.column)
+            positions = counts.get(plain, [0] if plain == "" else [])
         if header.is_records:
             if positions or named.absence_allowed or not header.records:
                 continue
@@ -408,8 +492,8 @@ def check_columns(
                 "further on: the run checks the whole file)"
             )
             message = (
-                f"{what}, a key found in none of {scope}; paths are dotted and match exactly, "
-                f"case included.{_did_you_mean(named.column, header)} "
+                f"{what}, a key found in none of {scope}; {header.syntax}."
+                f"{_did_you_mean(named.column, header)} "
                 f"The records' keys ({len(columns)}): {listing}."
             )
             if named.is_filter:

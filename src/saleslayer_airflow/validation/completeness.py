@@ -84,10 +84,12 @@ def present_forms(ref: str, plan: TablePlan) -> Iterator[str]:
         yield visible
     if plan.path is None:
         return
-    sep = plan.path.separator
-    levels: list[str] = []
-    for level in ref.split(sep):
-        if not level.strip():
-            break
-        levels.append(level.strip())
-        yield sep.join(levels)
+    sep, listed = plan.path.separator, plan.path.list_separator
+    # a cell of several paths is recorded whole: every path's levels stay present
+    for path in [ref] if listed is None else ref.split(listed):
+        levels: list[str] = []
+        for level in path.split(sep):
+            if not level.strip():
+                break
+            levels.append(level.strip())
+            yield sep.join(levels)
