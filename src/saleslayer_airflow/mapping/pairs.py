@@ -15,7 +15,6 @@ normalize/children.py): each listed variant is a pairs text.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from saleslayer_airflow.config.tables import FieldMapping, PairsFormat
 from saleslayer_airflow.mapping.columns import is_empty
@@ -117,7 +116,7 @@ def _quoted(text: str, start: int, quote: str, key: str) -> tuple[str, int]:
         return "".join(parts), close + 1
 
 
-def parse_pairs(raw: object, fmt: PairsFormat) -> dict[str, Any]:
+def parse_pairs(raw: object, fmt: PairsFormat) -> dict[str, object]:
     """The pairs of one cell, by key, in order; ``{}`` for an empty cell. A JSON object is taken
     as it is (its keys as text). Raises :class:`ValueProblem` (code :data:`BAD_PAIRS`)."""
     if is_empty(raw):
@@ -125,7 +124,7 @@ def parse_pairs(raw: object, fmt: PairsFormat) -> dict[str, Any]:
     if isinstance(raw, Mapping):
         return {str(k): v for k, v in raw.items()}
     text = as_text(raw)
-    pairs: dict[str, Any] = {}
+    pairs: dict[str, object] = {}
     for key, value in _segments(text, fmt) if fmt.quote is not None else _plain(text, fmt):
         if key in pairs and pairs[key] != value:
             raise ValueProblem(

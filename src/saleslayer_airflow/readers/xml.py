@@ -51,7 +51,7 @@ import codecs
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
 from xml.sax.saxutils import escape, quoteattr
 
 from saleslayer_airflow.readers.errors import SourceFileError
@@ -59,6 +59,9 @@ from saleslayer_airflow.readers.records import RowProblem, SourceRow
 
 if TYPE_CHECKING:
     from lxml import etree
+
+    #: An element of the streamed document (lxml is imported when a file is read, not before).
+    Element: TypeAlias = etree._Element
 
     from saleslayer_airflow.config.formats import XmlFormat
 
@@ -278,7 +281,7 @@ class _EntityLeft(Exception):
         self.name = name
 
 
-def _shown_name(element: Any, qname: str) -> str:
+def _shown_name(element: Element, qname: str) -> str:
     if not qname.startswith("{"):
         return qname
     uri, _, local = qname[1:].partition("}")
@@ -290,7 +293,7 @@ def _shown_name(element: Any, qname: str) -> str:
     return local
 
 
-def _write(element: Any, parts: list[str]) -> None:
+def _write(element: Element, parts: list[str]) -> None:
     from lxml import etree
 
     if isinstance(element, etree._Entity):
@@ -312,7 +315,7 @@ def _write(element: Any, parts: list[str]) -> None:
     parts.append(escape(element.tail or ""))
 
 
-def element_text(element: Any) -> str:
+def element_text(element: Element) -> str:
     """An element's value (see the module's docstring): its text, or its inner markup."""
     if len(element) == 0:
         return element.text or ""
@@ -330,9 +333,9 @@ def element_text(element: Any) -> str:
     return "".join(parts)
 
 
-def children_by_name(element: Any) -> dict[str, list[Any]]:
+def children_by_name(element: Element) -> dict[str, list[Element]]:
     """``element``'s child elements by local name, in document order."""
-    index: dict[str, list[Any]] = {}
+    index: dict[str, list[Element]] = {}
     for child in element:
         tag = child.tag
         if isinstance(tag, str):
@@ -340,7 +343,9 @@ def children_by_name(element: Any) -> dict[str, list[Any]]:
     return index
 
 
-def path_values(path: XmlPath, record: Any, index: dict[str, list[Any]] | None = None) -> list[str]:
+def path_values(
+    path: XmlPath, record: Element, index: dict[str, list[Element]] | None = None
+) -> list[str]:
     """The texts (or attribute values) at ``path`` in ``record``, in document order;
     ``index``: the record's :func:`children_by_name` (made once for all of its paths)."""
     nodes = [record]
@@ -367,7 +372,7 @@ def path_values(path: XmlPath, record: Any, index: dict[str, list[Any]] | None =
     return [element_text(node) for node in nodes]
 
 
-def discover_paths(record: Any, namespaces: Mapping[str, str]) -> list[str]:
+def discover_paths(record: Element, namespaces: Mapping[str, str]) -> list[str]:
     """The paths a record holds, as a connector writes them: attributes, elements (depth
     :data:`MAX_PATH_DEPTH`, at most :data:`MAX_PATHS`), prefixes as ``namespaces`` declares
     them (an undeclared namespace: the file's own prefix, which the config must declare)."""
@@ -375,7 +380,7 @@ def discover_paths(record: Any, namespaces: Mapping[str, str]) -> list[str]:
     declared[XML_NAMESPACE] = "xml"
     found: dict[str, None] = {}
 
-    def shown(qname: str, element: Any, is_element: bool) -> str:
+    def shown(qname: str, element: Element, is_element: bool) -> str:
         if not qname.startswith("{"):
             return qname
         uri, _, local = qname[1:].partition("}")
@@ -386,7 +391,7 @@ def discover_paths(record: Any, namespaces: Mapping[str, str]) -> list[str]:
             prefix = element.prefix if is_element else _shown_name(element, qname).partition(":")[0]
         return f"{prefix}:{local}" if prefix else local
 
-    def walk(element: Any, prefix: str, depth: int) -> None:
+    def walk(element: Element, prefix: str, depth: int) -> None:
         for key in element.attrib:
             found.setdefault(f"{prefix}@{shown(key, element, False)}")
         if depth >= MAX_PATH_DEPTH:
@@ -458,7 +463,7 @@ class _Walk:
     """Where the parse is, outside records."""
 
     #: open elements from the root (outside records)
-    stack: list[Any] = field(default_factory=list)
+    stack: list[Element] = field(default_factory=list)
     #: element paths seen, for a ``record`` path that matches nothing
     seen: dict[str, None] = field(default_factory=dict)
     #: an absolute record path's parent element was found...
@@ -518,7 +523,7 @@ class XmlReader:
             huge_tree=False,
         )
 
-    def _cells(self, record: Any) -> tuple[dict[str, Any], RowProblem | None]:
+    def _cells(self, record: Element) -> tuple[dict[str, Any], RowProblem | None]:
         paths = self._paths
         if paths is None:
             paths = {}
@@ -549,7 +554,7 @@ class XmlReader:
         walk = _Walk()
         steps = self._record.steps
         last = steps[-1]
-        record: Any = None
+        record: Element | None = None
         record_line = 0
         events = self._events()
         try:
@@ -607,7 +612,7 @@ class XmlReader:
         if self.records == 0 and (not walk.parent_found or walk.parent_holds_others):
             raise SourceFileError(self.name, self._no_records(walk))
 
-    def _is_record(self, walk: _Walk, element: Any, last: _Step) -> bool:
+    def _is_record(self, walk: _Walk, element: Element, last: _Step) -> bool:
         steps = self._record.steps
         stack = walk.stack
         if self._record.absolute:
@@ -632,7 +637,8 @@ class XmlReader:
         walk.seen.setdefault(
             "/"
             + "/".join(
-                f"{e.prefix}:{_local(e.tag)}" if e.prefix else _local(e.tag) for e in walk.stack
+                f"{e.prefix}:{_local(str(e.tag))}" if e.prefix else _local(str(e.tag))
+                for e in walk.stack
             )
         )
 
@@ -650,7 +656,9 @@ class XmlReader:
             "needs format.namespaces"
         )
 
-    def _broken(self, detail: str, line: int, record: Any, record_line: int) -> Iterator[SourceRow]:
+    def _broken(
+        self, detail: str, line: int, record: Element | None, record_line: int
+    ) -> Iterator[SourceRow]:
         """The end of a file that cannot be read further: the whole file fails when no record
         was read, else one unreadable row says where the reading stopped."""
         if self.records == 0:
@@ -673,7 +681,7 @@ class XmlReader:
 _BIG_LINE = 65_535
 
 
-def start_line(element: Any) -> int:
+def start_line(element: Element) -> int:
     """The line of ``element``'s start tag, read once the element is complete.
 
     Past line 65,535 libxml2 gives the line where the element's first text ends (its own, or
@@ -716,7 +724,7 @@ def _hint(message: str, *, limits: bool = False) -> str:
     return ""
 
 
-def _drop(element: Any) -> None:
+def _drop(element: Element) -> None:
     """Free an element that was read, and its preceding siblings (read before it)."""
     element.clear(keep_tail=True)
     parent = element.getparent()
