@@ -320,7 +320,7 @@ def _tree(paths: list[list[str]], separator: str) -> PathTree:
 
 
 def path_tree(
-    value: Any,
+    value: object,
     separator: str,
     list_separator: str | None,
     noun: str = "category path level",
@@ -350,7 +350,7 @@ def path_tree(
     return tree
 
 
-def loose_paths(value: Any, separator: str, list_separator: str | None) -> str:
+def loose_paths(value: object, separator: str, list_separator: str | None) -> str:
     """The reference a rejected cell of paths is recorded under: every path normalised as far
     as it goes (an empty level kept), joined again by the separators; '' for a blank cell.
     Raises ValueProblem when a level cannot be a reference."""
@@ -366,7 +366,7 @@ def loose_paths(value: Any, separator: str, list_separator: str | None) -> str:
 
 
 def path_link_refs(
-    value: Any, separator: str, list_separator: str, noun: str = "category path level"
+    value: object, separator: str, list_separator: str, noun: str = "category path level"
 ) -> list[str]:
     """The categories a product's cell of several paths links to: every path's deepest level.
     A cell the categories reject is linked as a whole (:func:`loose_paths`), the reference
@@ -382,7 +382,7 @@ def path_link_refs(
 
 def path_titles(
     tree: PathTree,
-    value: Any,
+    value: object,
     separator: str,
     list_separator: str | None,
     names: tuple[str, str],

@@ -157,7 +157,7 @@ def _split(text: str, spec: SplitTransform, where: str) -> str | None:
     )
 
 
-def _text_transform(value: Any, step: Transform, where: str) -> str | None:
+def _text_transform(value: object, step: Transform, where: str) -> str | None:
     """One text transform (prefix ... split) of a value; None when it leaves no value."""
     text = as_text(value)
     if step.prefix is not None:
@@ -186,7 +186,7 @@ def apply_transforms(value: Any, transforms: Sequence[Transform]) -> Any:
         return None
 
 
-def emptied_by(value: Any, transforms: Sequence[Transform]) -> str | None:
+def emptied_by(value: object, transforms: Sequence[Transform]) -> str | None:
     """The transform whose ``empty`` option (``on_no_match``, ``on_missing``) leaves ``value``
     without a value, e.g. "transforms[1] (extract, on_no_match: empty)"; None when none does
     (the value is kept, or rejected: a reject is counted on its own)."""
