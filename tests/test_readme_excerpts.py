@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from saleslayer_airflow.config.load import parse_connector
+from saleslayer_airflow.exceptions import ConnectorConfigError
 from tests.conftest import ROOT
 
 #: A connector around an excerpt: every top-level key the excerpt gives replaces this one's.
@@ -59,9 +60,22 @@ def test_every_readme_excerpt_validates(line: int, body: str) -> None:
     assert isinstance(loaded, dict), f"README.md:{line}: a yaml block must be a mapping"
     unknown = set(loaded) - set(BASE) - _OTHER_TOP_LEVEL_KEYS
     assert not unknown, f"README.md:{line}: not connector keys: {sorted(unknown)}"
-    connector = loaded if "id" in loaded else {**BASE, **loaded}
-    # parse_connector raises ConfigError naming the field and the fix: that is the message shown.
-    parse_connector(yaml.safe_dump(connector, sort_keys=False), f"README.md:{line}")
+    # The excerpt verbatim, on its own README lines (blank lines above it), then the keys of the
+    # minimal connector it does not give: the loader's message names the field, the fix and the
+    # README line to edit.
+    rest = {key: value for key, value in BASE.items() if key not in loaded and "id" not in loaded}
+    text = "\n" * line + body + (yaml.safe_dump(rest, sort_keys=False) if rest else "")
+    parse_connector(text, "README.md")
+
+
+def test_an_excerpt_error_names_the_readme_line() -> None:
+    """A broken excerpt's message points at the README line to fix, not inside the excerpt."""
+    line, body = next((n, b) for n, b in BLOCKS if "continuation:" in b)
+    broken = body.replace("continuation:", "continuaton:", 1)
+    at = line + 1 + body[: body.index("continuation:")].count("\n")
+    with pytest.raises(ConnectorConfigError) as caught:
+        test_every_readme_excerpt_validates(line, broken)
+    assert f"README.md:{at}" in str(caught.value), str(caught.value)
 
 
 def _top_level_keys() -> set[str]:

@@ -159,8 +159,9 @@ def tries(dag_run: Any) -> dict[str, int]:
     return {ti.task_id: ti.try_number for ti in dag_run.get_task_instances()}
 
 
-def xcom(dag_run: Any, task_id: str) -> Any:
-    """A task's return value, read from Airflow's metadata database (None: it pushed none)."""
+def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
+    """A task's XCom (by default its return value; an extra link's URL is under
+    ``_link_<class>``), read from Airflow's metadata database (None: it pushed none)."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
@@ -168,7 +169,7 @@ def xcom(dag_run: Any, task_id: str) -> Any:
         row = (
             session.query(XComModel)
             .filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id)
-            .filter_by(key="return_value")
+            .filter_by(key=key)
             .one_or_none()
         )
         return None if row is None else XComModel.deserialize_value(row)

@@ -17,7 +17,7 @@ import pytest
 from saleslayer_airflow import staging
 from saleslayer_airflow.contracts import IGNORED_FILE
 from saleslayer_airflow.operators.report import REPORT_TEXT_FILE
-from saleslayer_airflow.ui.links import RUN_FILES
+from saleslayer_airflow.ui.links import RUN_FILES, run_file_url
 from tests.e2e.conftest import World, catalog, first_day, states, xcom
 
 CONNECTOR = """\
@@ -136,8 +136,11 @@ def test_rows_columns_and_filtered_rows_are_counted_in_the_report(world: World) 
     assert f"{len(records)} row(s) read = {len(records) - len(no_table)} fed a table" in text
     assert ", ".join(unread) in text
 
-    # ignored.csv, one of the files the UI plugin serves, lists each row with line and why
+    # ignored.csv, one of the files the UI plugin serves, lists each row with line and why; the
+    # validate_and_split task's "Ignored rows" link opens it
     assert RUN_FILES["ignored"][0] == IGNORED_FILE
+    link = xcom(dag_run, "validate_and_split", key="_link_IgnoredRowsLink")
+    assert link == run_file_url(world.dag_id, dag_run.run_id, "ignored")
     assert body["ignored_path"].endswith(f"/{IGNORED_FILE}")
     listed = list(csv.DictReader(io.StringIO(_run_file(world, dag_run, IGNORED_FILE))))
     assert [(int(r["line"]), r["table"]) for r in listed] == [(line, "") for line, _ in no_table]

@@ -195,7 +195,8 @@ def test_filters_see_the_filled_cells(tmp_path: Path) -> None:
 
 def test_a_group_whose_first_row_lacks_the_required_value_is_rejected(tmp_path: Path) -> None:
     """`required` holds on the merged item: when the group's first row has no Title, no row
-    gives one, and every row of the group is rejected, each with its line."""
+    gives one, and the item is rejected at its first row's line, with every row merged into it
+    (counted as rejected, each one)."""
     rows = [list(r) for r in shop._ROWS]
     rows[5][1] = ""  # nino-hoodie's Title, on the first of its four rows
     text = shop.export_text(rows)
@@ -203,7 +204,16 @@ def test_a_group_whose_first_row_lacks_the_required_value_is_rejected(tmp_path: 
     rejected = [(r["line"], r["table"], r["reference"], code(r["reason"])) for r in out.rejects]
     lines = [line for line, row in record_lines(text) if row[0] == "nino-hoodie"]
     products = [r for r in rejected if r[1] == "products"]
-    assert products == [(str(n), "products", "nino-hoodie", "required") for n in lines]
+    assert products == [(str(lines[0]), "products", "nino-hoodie", "required")]
+    reason = next(r["reason"] for r in out.rejects if r["table"] == "products")
+    assert reason.startswith(
+        "a required field is empty on every row of this item's group ('title'); fill it on one "
+        "of the item's rows in the export, or give the field a `default`"
+    ), reason
+    assert f"the {len(lines) - 1} other row(s) merged into this item are rejected" in reason
+    counts = out.result.tables["products"]
+    assert counts.rows_in == counts.rows_out + counts.merged + counts.rejected
+    assert counts.rejected == len(lines)
     assert "nino-hoodie" not in by_reference(out.tables["products"])
     # its variants follow their product out, each saying why
     orphans = {
@@ -339,3 +349,65 @@ def test_json_records_fill_their_values_of_any_type(tmp_path: Path) -> None:
         }
         counts = result.tables["products"]
         assert (counts.rows_in, counts.merged, counts.conflicts) == (5, 2, 1), batch_rows
+
+
+def test_a_required_value_on_a_later_row_of_the_group_completes_the_item(tmp_path: Path) -> None:
+    """The value of a required field may sit on any row of the group: the first row's blank
+    Title is not a reject when a later row of the same Handle gives it (before, each filled row
+    was checked on its own and the first was rejected)."""
+    rows = [list(r) for r in shop._ROWS]
+    first = next(i for i, r in enumerate(rows) if r[0] == "nino-hoodie")
+    title = rows[first][1]
+    rows[first][1] = ""
+    rows[first + 2][1] = title  # the third row of the group carries the Title
+    text = shop.export_text(rows)
+    out = split(tmp_path, text)
+    assert [r for r in out.rejects if r["table"] == "products"] == []
+    assert by_reference(out.tables["products"])["nino-hoodie"]["title"] == title
+
+
+def test_a_required_collected_list_holds_on_the_merged_item(tmp_path: Path) -> None:
+    """`required` on a collected list (without continuation rows): a product whose first row has
+    no image but a later row has one is kept with the later images; a product with no image on
+    any row is rejected once, at its first line, with its other rows."""
+    tables = textwrap.dedent(
+        """\
+        tables:
+          products:
+            reference: ref
+            fields:
+              images: {column: image, separator: "|", collect: true, required: true}
+        """
+    )
+    text = "ref,image\nP1,\nP1,a.jpg\nP2,\nP1,b.jpg|a.jpg\nP2,\nP3,c.jpg\n"
+    out = split(tmp_path, text, tables)
+    images = {r["reference"]: r["images"] for r in out.tables["products"]}
+    assert images == {"P1": ["a.jpg", "b.jpg"], "P3": ["c.jpg"]}
+    assert [(r["line"], r["reference"], r["column"]) for r in out.rejects] == [("4", "P2", "image")]
+    (reason,) = [r["reason"] for r in out.rejects]
+    assert reason.startswith("a required field is empty on every row of this item ('images')")
+    counts = out.result.tables["products"]
+    assert (counts.rows_in, counts.rows_out, counts.merged, counts.rejected) == (6, 2, 2, 2)
+
+
+def test_required_on_each_row_outside_grouped_items(tmp_path: Path) -> None:
+    """A required scalar of a table without continuation rows is still checked on each row: a
+    row without it is rejected even when another row of the reference has it (it would be a
+    conflict-free merge, but the row itself is broken)."""
+    tables = textwrap.dedent(
+        """\
+        tables:
+          products:
+            reference: ref
+            on_duplicate: merge
+            fields:
+              title: {column: title, required: true}
+              images: {column: image, separator: "|", collect: true}
+        """
+    )
+    text = "ref,title,image\nP1,Tee,a.jpg\nP1,,b.jpg\n"
+    out = split(tmp_path, text, tables)
+    assert [(r["line"], r["reference"], code(r["reason"])) for r in out.rejects] == [
+        ("3", "P1", "required")
+    ]
+    assert {r["reference"]: r["images"] for r in out.tables["products"]} == {"P1": ["a.jpg"]}

@@ -72,7 +72,8 @@ def test_a_custom_entity_keeps_its_sales_layer_name() -> None:
 def test_links_are_serialized_by_name_and_xcom_key() -> None:
     tasks = _serialized_tasks("stores_ftp")
     assert tasks["validate_and_split"]["_operator_extra_links"] == {
-        "Rejects file": "_link_RejectsFileLink"
+        "Rejects file": "_link_RejectsFileLink",
+        "Ignored rows": "_link_IgnoredRowsLink",
     }
     assert tasks["report"]["_operator_extra_links"] == {"Run report": "_link_RunReportLink"}
     assert "_operator_extra_links" not in tasks["fetch_source"]

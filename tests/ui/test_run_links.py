@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
+from saleslayer_airflow.normalize.outputs import IGNORED_COLUMNS
 from tests.e2e.conftest import KEY, STORES, World, first_day
 from tests.sources.servers import PASSWORD
 from tests.ui.conftest import bearer, token
@@ -60,7 +61,10 @@ def test_links_of_a_run_open_its_report_and_rejects(finished_run: Any, api: Any)
     run_id = finished_run.run_id
     run_path = f"/saleslayer/runs/{DAG_ID}/{quote(run_id, safe='')}"
 
-    assert _links(api, run_id, "validate_and_split") == {"Rejects file": f"{run_path}/rejects"}
+    assert _links(api, run_id, "validate_and_split") == {
+        "Rejects file": f"{run_path}/rejects",
+        "Ignored rows": f"{run_path}/ignored",
+    }
     assert _links(api, run_id, "report") == {"Run report": f"{run_path}/report"}
     assert _links(api, run_id, "fetch_source") == {}
 
@@ -69,6 +73,12 @@ def test_links_of_a_run_open_its_report_and_rejects(finished_run: Any, api: Any)
     assert rejects.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(rejects.text)))
     assert [row["reference"] for row in rows] == [BAD_STORE]
+
+    # every row fed the table: the ignored rows file is its header alone
+    ignored = api.get(f"{run_path}/ignored", headers=bearer())
+    assert ignored.status_code == 200, ignored.text
+    assert ignored.headers["content-type"].startswith("text/csv")
+    assert list(csv.reader(io.StringIO(ignored.text))) == [list(IGNORED_COLUMNS)]
 
     report = api.get(f"{run_path}/report", headers=bearer())
     assert report.status_code == 200, report.text

@@ -340,7 +340,8 @@ class FieldMapping(ColumnShorthandModel):
         False,
         description="List fields (`separator` set): gather the values of every row of one "
         "reference, in row order, each value once, instead of calling rows that differ a "
-        "conflict (a product's images, one per row of the export).",
+        "conflict (a product's images, one per row of the export); `required` then holds on "
+        "the gathered list.",
     )
     columns: list[ColumnName] | None = Field(
         None,
@@ -833,7 +834,8 @@ class TableMapping(StrictModel):
         None,
         description="Rows that continue the row before them (same `key`, the rest mostly "
         "blank): their empty cells take the group's first row's values before the rows are "
-        "mapped, so `required` holds on the merged item; a continuation row without this "
+        "mapped, and `required` holds on the merged item (a value on any row of the group "
+        "will do); a continuation row without this "
         "table's reference (an image-only row on a variants table) feeds other tables only.",
     )
 

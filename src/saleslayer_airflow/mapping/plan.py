@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from saleslayer_airflow.config.connector import ConnectorConfig
@@ -103,6 +103,10 @@ class TablePlan:
     listing_columns: tuple[str, ...] = ()
     #: a category path's `title:` columns, after the links in ``columns``
     titles: tuple[TitleSource, ...] = ()
+    #: the ``fields`` (indices) whose `required:` holds on the merged item rather than on each
+    #: row (their rows' specs are optional): normalize/required.py rejects an item none of whose
+    #: rows gave a value
+    required_on_item: tuple[int, ...] = ()
 
     def source_columns(self) -> list[str]:
         """Every source column this table reads, in mapping order."""
@@ -248,6 +252,7 @@ def build_plans(config: ConnectorConfig) -> list[TablePlan]:
     for key, table in config.tables.items():
         kind = table.resolved_kind(key)
         fields = [src for name, spec in table.fields.items() for src in _field_sources(name, spec)]
+        fields, on_item = _required_on_item(table, fields)
         links = _links(config, key, table, kind)
         columns = [
             OutputColumn(f.out, f.spec.type, f.spec.separator is not None, f.spec.collect)
@@ -278,9 +283,31 @@ def build_plans(config: ConnectorConfig) -> list[TablePlan]:
                 fill=_filled(table, fields),
                 listing_columns=_listing_columns(config, kind),
                 titles=tuple(titles),
+                required_on_item=on_item,
             )
         )
     return plans
+
+
+def _required_on_item(
+    table: TableMapping, fields: list[FieldSource]
+) -> tuple[list[FieldSource], tuple[int, ...]]:
+    """The fields with their `required:` moved from the rows to the merged item, and which.
+
+    An item made of several rows is complete when one of its rows gives the value: in a table
+    with `continuation:` rows, any required field (the product row may come after an image
+    row, a value may sit on a later row of the group); elsewhere, a `collect: true` list (each
+    row adds its values). A field with a `default` is never empty: it stays as it is."""
+    moved: list[int] = []
+    out: list[FieldSource] = []
+    for index, source in enumerate(fields):
+        spec = source.spec
+        grouped = table.continuation is not None or spec.collect
+        if grouped and spec.required and spec.default is None:
+            moved.append(index)
+            source = replace(source, spec=spec.model_copy(update={"required": False}))
+        out.append(source)
+    return out, tuple(moved)
 
 
 def _filled(table: TableMapping, fields: list[FieldSource]) -> tuple[str, ...]:

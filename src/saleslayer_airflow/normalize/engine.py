@@ -34,6 +34,7 @@ from saleslayer_airflow.normalize.children import link_listed_variants
 from saleslayer_airflow.normalize.items import Items
 from saleslayer_airflow.normalize.mapping import map_file
 from saleslayer_airflow.normalize.parents import KnownRefs, ParentCheck, no_known_refs
+from saleslayer_airflow.normalize.required import reject_incomplete_items
 from saleslayer_airflow.normalize.results import (
     UNREAD_COLUMNS,
     FileCounts,
@@ -172,6 +173,8 @@ def _split(
         log.info("read %s: %d rows so far", landed.name, rows_read)
     items.resolve()
     items.reject_duplicated()
+    # `required:` of items made of several rows, once their rows are merged
+    reject_incomplete_items(items)
     # variants listed on their product's row (product.listed_in): linked once every row is read
     link_listed_variants(config, plans, files, items, ignored=ignored, batch_rows=batch_rows)
     ParentCheck(items, known_refs).run()

@@ -22,7 +22,7 @@ from saleslayer_airflow.contracts import (
 from saleslayer_airflow.exceptions import TerminalError
 from saleslayer_airflow.operators.base import ConnectorStageOperator, frozen_heap
 from saleslayer_airflow.staging import REJECTED_REFS_SUFFIX, REJECTS_FILE, SPLIT
-from saleslayer_airflow.ui.links import RejectsFileLink
+from saleslayer_airflow.ui.links import IgnoredRowsLink, RejectsFileLink
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -70,7 +70,7 @@ class ValidateAndSplitOperator(ConnectorStageOperator):
 
     stage = "validate-and-split"
     ui_color = "#fdf6e3"
-    operator_extra_links = (RejectsFileLink(),)
+    operator_extra_links = (RejectsFileLink(), IgnoredRowsLink())
 
     def execute(self, context: Context) -> Any:
         with frozen_heap():

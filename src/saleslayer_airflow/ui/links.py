@@ -1,4 +1,5 @@
-"""Extra links ("Run report", "Rejects file") from a task to the run's files in staging.
+"""Extra links ("Run report", "Rejects file", "Ignored rows") from a task to the run's files in
+staging.
 
 Airflow 3 computes a task's links when the task finishes (whatever its state) and stores each URL
 in XCom, where the UI reads it; the serialized DAG only names each link and its XCom key, so the
@@ -94,3 +95,13 @@ class RejectsFileLink(_RunFileLink):
 
     name = "Rejects file"
     endpoint: str = "rejects"
+
+
+@attrs.define()
+class IgnoredRowsLink(_RunFileLink):
+    """On validate_and_split: the rows that fed no table (no reference for any table, left out
+    by a `where:` filter, a continuation row without this table's reference), with file, line
+    and why ("Ignored rows"); the report counts them all, per reason."""
+
+    name = "Ignored rows"
+    endpoint: str = "ignored"

@@ -31,9 +31,10 @@ class LazyApp:
 class SalesLayerPlugin(AirflowPlugin):
     """Serves a connector run's report and rejects file on the API server under ``/saleslayer``.
 
-    The tasks' extra links ("Run report", "Rejects file") point there. They need no registering
-    here: Airflow 3 stores each link's URL in XCom when the task finishes and the serialized DAG
-    names each link with its XCom key, which is all the API server reads to show them.
+    The tasks' extra links ("Run report", "Rejects file", "Ignored rows") point there. They need no
+    registering here: Airflow 3 stores each link's URL in XCom when the task finishes and the
+    serialized DAG names each link with its XCom key, which is all the API server reads to show
+    them.
     """
 
     name = "saleslayer"
