@@ -37,13 +37,18 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     result = load_connectors(files)
     for problem in result.problems:
         print(problem, file=out)
+    # Printed even with --quiet: the file works today, but the old name will not forever.
+    deprecations = [d for found in result.deprecations.values() for d in found]
+    for deprecation in deprecations:
+        print(deprecation, file=out)
     for path, config in result.connectors.items():
         if not args.quiet:
             print(f"{display_path(path)}: ok (connector {config.id})", file=out)
     bad = len(result.failed_files)
+    renames = f"; {len(deprecations)} deprecated key(s) to rename" if deprecations else ""
     print(
         f"validate: {len(files)} file(s) checked, {len(files) - bad} valid, "
-        f"{bad} with problems ({len(result.problems)} problem(s))",
+        f"{bad} with problems ({len(result.problems)} problem(s)){renames}",
         file=err,
     )
     code = EXIT_PROBLEMS if result.problems or missing else EXIT_OK

@@ -2,11 +2,13 @@
 
 A broken connector file never hides the others: the good ones become DAGs, and the problems of the
 broken ones (file, line, field, message) surface as one DAG import error of the loader file, which
-the Airflow UI shows under "Dag Import Errors".
+the Airflow UI shows under "Dag Import Errors". Keys a file still writes under a deprecated name
+work, and are logged as warnings naming the file, the line and the new name.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import MutableMapping, Sequence
@@ -15,6 +17,8 @@ from typing import Any
 
 from saleslayer_airflow.config.load import display_path, find_connector_files, load_connectors
 from saleslayer_airflow.exceptions import ConnectorConfigError, Problem
+
+log = logging.getLogger(__name__)
 
 #: Environment variable that points the loader at another folder of connector files.
 CONNECTORS_DIR_ENV = "SALESLAYER_CONNECTORS_DIR"
@@ -72,6 +76,10 @@ def load_connector_dags(
     for path, config in result.connectors.items():
         if only is not None and config.id != only:
             continue
+        # Logged where the file is parsed (DAG processor log, and the log of each task of
+        # this connector): the file still works, so this is a warning, not an import error.
+        for deprecation in result.deprecations.get(path, []):
+            log.warning("%s", deprecation)
         try:
             plan = plan_connector(config)
         except ValueError as exc:

@@ -166,8 +166,8 @@ def render_doc_md(plan: ConnectorPlan, source_file: str) -> str:
         f"{target.batch_size} items per call, pool `{target.pool}`",
         "- Sends "
         + (
-            "every item (overwrite)"
-            if target.overwrite
+            "every item, changed or not (`send_unchanged`)"
+            if target.send_unchanged
             else "only items changed since the last push"
         )
         + "; "

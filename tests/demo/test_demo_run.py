@@ -14,6 +14,7 @@ from saleslayer_airflow.demo.expected import expected_state
 from saleslayer_airflow.demo.run import CONNECTORS, FORCED_RERUN, run_demo
 from saleslayer_airflow.demo.servers import EMULATOR_KEY, FTP_PASSWORD
 from tests.conftest import DAGS, EXAMPLES
+from tests.demo.test_demo_summary import assert_adds_up
 
 
 @pytest.mark.integration
@@ -61,6 +62,11 @@ def test_two_days_imported_checked_and_the_rerun_sends_nothing(
 
     output = "\n".join(printed)
     assert "OK" in output and "FAIL" not in output
+    # Every table line the demo printed adds up to its rows read, whatever the runs did.
+    table_lines = [line for line in output.splitlines() if " rows read = " in line]
+    assert len(table_lines) >= 6 * 2, output
+    for line in table_lines:
+        assert_adds_up(line)
     assert FTP_PASSWORD not in output and EMULATOR_KEY not in output
 
     # The checks fail when Sales Layer differs from the exports: the emulator's store (kept in

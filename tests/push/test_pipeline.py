@@ -157,10 +157,10 @@ def test_dry_run_writes_nothing_and_predicts_the_real_run(store: StateStore) -> 
     assert len(real.sent) == 7
 
 
-def test_overwrite_sends_unchanged_items_too(store: StateStore) -> None:
+def test_send_unchanged_sends_unchanged_items_too(store: StateStore) -> None:
     push_table(items(10), store, options(), Recorder())
     recorder = Recorder()
-    counts = push_table(items(10), store, options("run2", overwrite=True), recorder)
+    counts = push_table(items(10), store, options("run2", send_unchanged=True), recorder)
     assert len(recorder.sent) == 10 and counts.updated == 10
 
 

@@ -148,7 +148,7 @@ def test_content_hash_ignores_key_order() -> None:
         (None, "h", DAY, {}, Decision.CREATE),
         (ItemState("h", 1, DAY, deleted=True), "h", DAY, {}, Decision.CREATE),
         (ItemState("h", 1, DAY), "h", DAY, {}, Decision.UNCHANGED),
-        (ItemState("h", 1, DAY), "h", DAY, {"overwrite": True}, Decision.UPDATE),
+        (ItemState("h", 1, DAY), "h", DAY, {"send_unchanged": True}, Decision.UPDATE),
         (ItemState("h", 1, DAY), "h2", DAY, {}, Decision.UPDATE),
         (ItemState("h", 1, DAY), "h2", DAY + timedelta(days=1), {}, Decision.UPDATE),
         (ItemState("h", 1, DAY), "h2", DAY - timedelta(days=1), {}, Decision.STALE),

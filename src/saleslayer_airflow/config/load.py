@@ -9,7 +9,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from saleslayer_airflow.config.models import ConnectorConfig
-from saleslayer_airflow.config.problems import problems_from_validation
+from saleslayer_airflow.config.problems import (
+    Deprecation,
+    deprecated_keys,
+    problems_from_validation,
+)
 from saleslayer_airflow.config.yaml_source import YamlSourceError, parse_yaml
 from saleslayer_airflow.exceptions import ConnectorConfigError, Problem
 
@@ -25,7 +29,14 @@ def display_path(path: Path, base: Path | None = None) -> str:
 
 
 def parse_connector(text: str, file: str) -> ConnectorConfig:
-    """Check one connector file's text. Raises ConnectorConfigError listing every problem."""
+    """Check one connector file's text. Raises ConnectorConfigError listing every problem.
+
+    Deprecated keys load like their new names; :func:`load_connectors` reports them.
+    """
+    return _parse(text, file)[0]
+
+
+def _parse(text: str, file: str) -> tuple[ConnectorConfig, list[Deprecation]]:
     try:
         doc = parse_yaml(text)
     except YamlSourceError as exc:
@@ -53,11 +64,15 @@ def parse_connector(text: str, file: str) -> ConnectorConfig:
         problems += problems_from_validation(exc, doc, file, ConnectorConfig)
     if problems:
         raise ConnectorConfigError(problems)
-    return config
+    return config, deprecated_keys(doc, file, ConnectorConfig)
 
 
 def load_connector(path: Path, base: Path | None = None) -> ConnectorConfig:
     """Read and check one connector file; problems name it relative to ``base``."""
+    return _load(path, base)[0]
+
+
+def _load(path: Path, base: Path | None) -> tuple[ConnectorConfig, list[Deprecation]]:
     file = display_path(path, base)
     try:
         text = path.read_text(encoding="utf-8")
@@ -69,15 +84,20 @@ def load_connector(path: Path, base: Path | None = None) -> ConnectorConfig:
         raise ConnectorConfigError(
             [Problem(file, 1, "(file)", f"cannot read: {exc.strerror}")]
         ) from None
-    return parse_connector(text, file)
+    return _parse(text, file)
 
 
 @dataclass
 class LoadResult:
-    """Every connector that loaded, and every problem of those that did not."""
+    """Every connector that loaded, and every problem of those that did not.
+
+    ``deprecations`` are keys of loaded connectors written under a deprecated name: they work,
+    and whoever loads the files shows them so people rename the keys.
+    """
 
     connectors: dict[Path, ConnectorConfig] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    deprecations: dict[Path, list[Deprecation]] = field(default_factory=dict)
 
     @property
     def failed_files(self) -> list[str]:
@@ -112,7 +132,7 @@ def load_connectors(files: Sequence[Path], base: Path | None = None) -> LoadResu
     seen: dict[str, Path] = {}
     for path in files:
         try:
-            config = load_connector(path, base)
+            config, deprecations = _load(path, base)
         except ConnectorConfigError as exc:
             result.problems += exc.problems
             continue
@@ -130,6 +150,8 @@ def load_connectors(files: Sequence[Path], base: Path | None = None) -> LoadResu
             continue
         seen[config.id] = path
         result.connectors[path] = config
+        if deprecations:
+            result.deprecations[path] = deprecations
     return result
 
 

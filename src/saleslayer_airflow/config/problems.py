@@ -12,6 +12,7 @@ import difflib
 import types
 import typing
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -130,11 +131,73 @@ def _enum_values(ctx: dict[str, Any]) -> list[str]:
     ]
 
 
+# --- deprecated keys: still read, reported so people rename them ----------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Deprecation:
+    """A key a connector file still uses under its deprecated name: it works, but should go.
+
+    ``message`` is the field's ``Field(deprecated=...)`` text: it names the key and the fix.
+    """
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+def deprecated_keys(doc: YamlDocument, file: str, model: type[BaseModel]) -> list[Deprecation]:
+    """Every key of the document that ``model`` declares with ``Field(deprecated=...)``.
+
+    Read from the file's own keys, not the validated model: a deprecated field is folded into
+    its new name while validating, so only the file still shows which name was written.
+    """
+    found: list[Deprecation] = []
+
+    def walk(candidates: list[Any], data: Any, path: Path_) -> None:
+        if isinstance(data, dict):
+            models = _models(candidates, data)
+            for key, value in data.items():
+                here = (*path, key)
+                for m in models:
+                    info = m.model_fields.get(key)
+                    if info is not None and info.deprecated:
+                        message = info.deprecation_message or f"{_dotted(here)} is deprecated"
+                        found.append(Deprecation(file, doc.line_of(here), _dotted(here), message))
+                        break
+                walk([nxt for tp in candidates for nxt in _step(tp, key)], value, here)
+        elif isinstance(data, list):
+            for i, item in enumerate(data):
+                walk([nxt for tp in candidates for nxt in _step(tp, i)], item, (*path, i))
+
+    walk([model], doc.data, ())
+    return sorted(found)
+
+
+def _models(candidates: list[Any], data: dict[str, Any]) -> list[type[BaseModel]]:
+    """The models among ``candidates`` that may describe the mapping ``data``; the members of a
+    tagged union are narrowed down by the tags the mapping gives (``kind: ftp``)."""
+    models = [
+        leaf
+        for tp in candidates
+        for leaf in _unwrap(tp)
+        if isinstance(leaf, type) and issubclass(leaf, BaseModel)
+    ]
+    if len(models) > 1:
+        models = [m for m in models if _tags_match(m, data)] or models
+    return models
+
+
 # --- allowed keys at a path, for "did you mean" --------------------------------------------
 
 
 def allowed_keys(model: type[BaseModel], path: Path_, data: Any = None) -> set[str]:
-    """The keys a mapping at ``path`` (a path of the data) may hold, by walking the model types.
+    """The keys a mapping at ``path`` (a path of the data) should hold, by walking the model
+    types (deprecated keys, which still load, are left out).
 
     ``data`` is the mapping found at ``path``; it picks the member of a tagged union
     (``kind: ftp`` selects the FTP source's keys).
@@ -142,16 +205,9 @@ def allowed_keys(model: type[BaseModel], path: Path_, data: Any = None) -> set[s
     candidates: list[Any] = [model]
     for part in path:
         candidates = [nxt for tp in candidates for nxt in _step(tp, part)]
-    models = [
-        leaf
-        for tp in candidates
-        for leaf in _unwrap(tp)
-        if isinstance(leaf, type) and issubclass(leaf, BaseModel)
-    ]
-    if isinstance(data, dict) and len(models) > 1:
-        matching = [m for m in models if _tags_match(m, data)]
-        models = matching or models
-    return {name for m in models for name in m.model_fields}
+    models = _models(candidates, data if isinstance(data, dict) else {})
+    # A deprecated key still loads, but suggesting it would teach the old name.
+    return {name for m in models for name, info in m.model_fields.items() if not info.deprecated}
 
 
 def tag_values(model: type[BaseModel], path: Path_, tag: str) -> list[str]:

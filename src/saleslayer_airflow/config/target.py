@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 from pydantic import (
     Field,
@@ -11,6 +12,7 @@ from pydantic import (
 
 from saleslayer_airflow.config.common import (
     ConnId,
+    LocatedValueError,
     StrictModel,
 )
 from saleslayer_airflow.config.tables import OnEmpty
@@ -47,6 +49,12 @@ class Deletions(StrictModel):
         return self
 
 
+OVERWRITE_DEPRECATED: Final = (
+    "target.overwrite is deprecated: rename it to target.send_unchanged (same meaning: send "
+    "every item, changed or not)"
+)
+
+
 class SalesLayerTarget(StrictModel):
     """The Sales Layer account written to, and how."""
 
@@ -56,8 +64,21 @@ class SalesLayerTarget(StrictModel):
         "or REST API key).",
     )
     transport: Transport = Transport.CONNECTOR_API
+    send_unchanged: bool = Field(
+        False,
+        description="Send every item, changed or not, instead of only those changed since the "
+        "last push (e.g. to repair data edited by hand in Sales Layer). Formerly `overwrite`.",
+    )
+    # The old name of send_unchanged, kept so existing files load; the loader and `validate`
+    # report it (see config.problems.deprecated_keys). Sales Layer's own connectors call
+    # something else `overwrite` (fields a row lacks are cleared), hence the rename. Excluded
+    # from dumps: the dump a task re-reads must carry the value under one name only.
     overwrite: bool = Field(
-        False, description="Send every item, not only those changed since the last push."
+        False,
+        deprecated=OVERWRITE_DEPRECATED,
+        exclude=True,
+        repr=False,
+        description="Deprecated old name of `send_unchanged` (same meaning): rename the key.",
     )
     only_existing: bool = Field(
         False, description="Update existing items only; never create (Sales Layer's own option)."
@@ -85,3 +106,20 @@ class SalesLayerTarget(StrictModel):
     )
     pool: str = Field("saleslayer", description="Airflow pool bounding pushes per account.")
     deletions: Deletions = Field(default_factory=Deletions)
+
+    @model_validator(mode="after")
+    def _renamed_overwrite(self) -> SalesLayerTarget:
+        given = self.model_fields_set
+        if "overwrite" not in given:
+            return self
+        if "send_unchanged" in given:
+            raise LocatedValueError(
+                ("overwrite",),
+                "target.send_unchanged is given too, and target.overwrite is its deprecated old "
+                "name: keep `send_unchanged` and delete this `overwrite:` line",
+            )
+        # Through __dict__: the model is frozen, and the deprecated attribute warns when read.
+        # Afterwards the config equals one written with the new key, so it behaves the same.
+        self.__dict__["send_unchanged"] = self.__dict__["overwrite"]
+        self.__dict__["overwrite"] = False
+        return self

@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -25,6 +25,7 @@ from saleslayer_airflow.demo.checks import TableCheck, check_state, import_calls
 from saleslayer_airflow.demo.expected import expected_state
 from saleslayer_airflow.demo.exports import DayExports, write_exports
 from saleslayer_airflow.demo.servers import DemoServers, Ports
+from saleslayer_airflow.report.summary import BALANCE_TERMS
 
 #: The order the connectors run in each day (each feeds its own tables; none waits on another).
 CONNECTORS = ("stores_ftp", "apparel_catalog_http", "erp_api_catalog")
@@ -117,17 +118,28 @@ def _summary(outcome: RunOutcome, indent: int) -> str:
         return f"skipped: {SKIP_REASONS.get(outcome.dag_id, _SAME_EXPORT)}"
     if outcome.report is None:
         return f"no report (tasks: {outcome.tasks})"
-    lines = []
-    for table, counts in outcome.report.get("tables", {}).items():
-        line = (
-            f"{table:<15} {counts['read']:>5} rows read: {counts['created']:>3} created, "
-            f"{counts['updated']:>3} updated, {counts['unchanged']:>3} unchanged"
-        )
-        for extra in ("rejected", "stale", "skipped", "failed"):
-            if counts.get(extra):
-                line += f", {counts[extra]} {extra}"
-        lines.append(line)
+    lines = [
+        table_line(table, counts) for table, counts in outcome.report.get("tables", {}).items()
+    ]
     return ("\n" + " " * indent).join(lines)
+
+
+#: Shown even when zero: what the push did is what people look for first.
+_ALWAYS_SHOWN = ("created", "updated", "unchanged")
+
+
+def table_line(table: str, counts: Mapping[str, Any]) -> str:
+    """One table of a run report as its balance, e.g.
+    ``products   1720 rows read = 15 created + 0 updated + 0 unchanged + 15 rejected + 1690
+    merged``: created, updated, unchanged, then every other term of the report's balance that
+    is not zero, so the line adds up to the rows read (the rows merged into the item of their
+    reference, or rejected, are read but never pushed)."""
+    terms = [
+        f"{int(counts.get(term, 0))} {term}"
+        for term in BALANCE_TERMS
+        if term in _ALWAYS_SHOWN or counts.get(term)
+    ]
+    return f"{table:<15} {int(counts['read']):>5} rows read = " + " + ".join(terms)
 
 
 def _sent(outcome: RunOutcome) -> int:

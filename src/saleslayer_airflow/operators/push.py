@@ -34,7 +34,7 @@ class PushTableOperator(ConnectorStageOperator):
     (``transport: rest``; the Sales Layer id of each item is kept in the state store).
 
     Only items whose content changed since the last push are sent (all of them with
-    ``target.overwrite``); an item whose data comes from an export older than what Sales Layer
+    ``target.send_unchanged``); an item whose data comes from an export older than what Sales Layer
     already has is ``stale`` and not sent (unless ``target.apply_older_exports``). Every batch
     Sales Layer acknowledges is checkpointed in the state store, so a retried task resends
     nothing acknowledged. With ``dry_run`` (connector or run param) nothing is written and the

@@ -429,7 +429,7 @@ def decide_staged(staged: StagedItems, store: StateStore, options: PushOptions) 
     stale = pl.lit(value=False)
     if not options.apply_older_exports:
         stale = pl.col("newer").fill_null(value=False)
-    unchanged = pl.lit(value=False) if options.overwrite else same
+    unchanged = pl.lit(value=False) if options.send_unchanged else same
     code = (
         pl.when(applied)
         .then(APPLIED)

@@ -156,7 +156,7 @@ class PushOptions:
     run_id: str
     export_date: datetime
     batch_size: int = 1000
-    overwrite: bool = False
+    send_unchanged: bool = False
     apply_older_exports: bool = False
     dry_run: bool = False
     chunk_size: int = DEFAULT_CHUNK
@@ -265,7 +265,7 @@ class _TablePush:
                 digest,
                 self.export_date,
                 previous,
-                overwrite=opts.overwrite,
+                send_unchanged=opts.send_unchanged,
                 apply_older_exports=opts.apply_older_exports,
             )
             if decision is Decision.UNCHANGED:

@@ -58,7 +58,7 @@ class TablePushRequest:
             run_id=self.run_id,
             export_date=self.export_date,
             batch_size=target.batch_size,
-            overwrite=target.overwrite,
+            send_unchanged=target.send_unchanged,
             apply_older_exports=target.apply_older_exports,
             dry_run=self.dry_run,
             max_failed_ratio=target.max_failed_ratio,

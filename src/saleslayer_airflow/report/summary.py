@@ -32,6 +32,18 @@ from typing import Any
 from saleslayer_airflow.contracts import SplitFile, SplitSummary, TablePushResult
 
 _PUSH_KEYS = ("created", "updated", "unchanged", "stale", "skipped", "failed")
+#: The terms that add up to a table's ``read``, in the order reports show them: whatever shows
+#: a table's balance takes them from here, so a term added to it shows everywhere.
+BALANCE_TERMS = (
+    "created",
+    "updated",
+    "unchanged",
+    "stale",
+    "skipped",
+    "rejected",
+    "merged",
+    "failed",
+)
 
 
 @dataclass(frozen=True)
@@ -64,16 +76,7 @@ class TableReport:
 
     @property
     def balanced(self) -> bool:
-        return self.read == (
-            self.created
-            + self.updated
-            + self.unchanged
-            + self.stale
-            + self.skipped
-            + self.rejected
-            + self.merged
-            + self.failed
-        )
+        return self.read == sum(int(getattr(self, term)) for term in BALANCE_TERMS)
 
 
 @dataclass(frozen=True)
@@ -162,17 +165,9 @@ class RunReport:
         head = f"Sales Layer import {self.connector_id} / {self.run_id}" + (
             " (DRY RUN: nothing was written)" if self.dry_run else ""
         )
-        cols = (
-            "read",
-            "created",
-            "updated",
-            "unchanged",
-            "stale",
-            "skipped",
-            "rejected",
-            "merged",
-            "failed",
-        ) + (("deleted",) if any(t.deleted is not None for t in self.tables) else ())
+        cols = ("read", *BALANCE_TERMS) + (
+            ("deleted",) if any(t.deleted is not None for t in self.tables) else ()
+        )
         width = max([len("table"), *(len(t.table) for t in self.tables)])
         lines = [
             head,

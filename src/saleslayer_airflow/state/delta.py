@@ -79,19 +79,19 @@ def decide(
     export_date: datetime,
     previous: ItemState | None,
     *,
-    overwrite: bool = False,
+    send_unchanged: bool = False,
     apply_older_exports: bool = False,
 ) -> Decision:
     """Create, update, leave alone, or refuse as stale.
 
     An export dated before the data already applied to the item is *stale*: applying it would
     roll Sales Layer back, whatever order backfill runs finish in. ``apply_older_exports`` lifts
-    that guard; ``overwrite`` sends unchanged items too.
+    that guard; ``send_unchanged`` sends unchanged items too.
     """
     if previous is None or previous.deleted:
         return Decision.CREATE
     if previous.export_date > export_date and not apply_older_exports:
         return Decision.STALE
-    if previous.content_hash == new_hash and not overwrite:
+    if previous.content_hash == new_hash and not send_unchanged:
         return Decision.UNCHANGED
     return Decision.UPDATE
