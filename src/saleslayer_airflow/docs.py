@@ -199,7 +199,7 @@ def render_doc_md(plan: ConnectorPlan, source_file: str) -> str:
         "unchanged, stale, rejected, merged and failed; its **Run report** link opens the "
         "same as text.",
         "- `validate_and_split` task: **Rejects file** link (CSV: file, line, table, reference, "
-        "column, value, reason).",
+        "column, value, reason) and **Ignored rows** link (rows that fed no table, with why).",
         "- Each `push_<table>` task: XCom with that table's counts.",
     ]
     return "\n".join(out) + "\n"
@@ -217,8 +217,9 @@ def render_task_doc_md(spec: TaskSpec, config: ConnectorConfig) -> str:
         return (
             "Reads the landed export, maps it onto the Sales Layer tables, validates every row and "
             "writes one staged file per table. Rows that cannot be imported go to the rejects "
-            "file (extra link **Rejects file**), with file, line, column and reason. XCom: rows "
-            "read, kept, merged and rejected per table."
+            "file (extra link **Rejects file**), with file, line, column and reason; rows that "
+            "feed no table are listed with why (extra link **Ignored rows**). XCom: rows read, "
+            "kept, merged and rejected per table."
         )
     if spec.stage is Stage.PUSH:
         assert spec.table is not None

@@ -65,7 +65,9 @@ class ImportReportOperator(ConnectorStageOperator):
                 history.forget(run_id)
                 raise self._run_failed(failed)
             reason = self._skip_reason(context, history)
-            self._write_skipped(base, run_id, reason)
+            skipped = self._write_skipped(base, run_id, reason)
+            # Kept as the task's XCom too, as a report is: the connector pages read runs there.
+            ti.xcom_push(key="return_value", value=skipped)
             raise AirflowSkipException(f"Nothing to report: {reason}")
         fetched = FetchResult.from_xcom(fetched_xcom, task_id=FETCH_TASK)
         split = SplitSummary.from_xcom(split_xcom, task_id=SPLIT_TASK)
@@ -81,7 +83,11 @@ class ImportReportOperator(ConnectorStageOperator):
         folder = staging.run_folder(base, config.id, run_id)
         # Items Sales Layer refused join the rows validation set aside, in the one rejects file.
         merge_into_rejects(folder, staging.REJECTS_FILE)
-        body = report.as_dict() | {"fingerprint": fetched.fingerprint}
+        # the account (a connection id, no secret): the connectors overview shows it
+        body = report.as_dict() | {
+            "fingerprint": fetched.fingerprint,
+            "target": config.target.conn_id,
+        }
         with (folder / staging.REPORT_FILE).open("w", encoding="utf-8") as handle:
             json.dump(body, handle, indent=2)
         with (folder / REPORT_TEXT_FILE).open("w", encoding="utf-8") as handle:
@@ -118,8 +124,8 @@ class ImportReportOperator(ConnectorStageOperator):
             "log; trigger with param force=true to import an unchanged export again)"
         )
 
-    def _write_skipped(self, base: str, run_id: str, reason: str) -> None:
-        """A report of a run that imported nothing: ``skipped``, and why."""
+    def _write_skipped(self, base: str, run_id: str, reason: str) -> dict[str, Any]:
+        """A report of a run that imported nothing: ``skipped``, and why (returned too)."""
         from saleslayer_airflow import staging
 
         config = self.connector_config
@@ -130,6 +136,7 @@ class ImportReportOperator(ConnectorStageOperator):
             "reason": reason,
             "succeeded": True,
             "tables": {},
+            "target": config.target.conn_id,
         }
         folder = staging.run_folder(base, config.id, run_id)
         # The fetch skipped before writing anything: the run folder may not exist yet.
@@ -140,6 +147,7 @@ class ImportReportOperator(ConnectorStageOperator):
         with (folder / REPORT_TEXT_FILE).open("w", encoding="utf-8") as handle:
             handle.write(text)
         self._log_block(text)
+        return body
 
     def _log_block(self, text: str) -> None:
         """The report as one foldable section of the task log. The UI takes a group's first
