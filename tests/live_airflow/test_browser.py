@@ -148,6 +148,8 @@ def follow_links(
             shown.goto(href)
             shown.screenshot(path=str(artifacts / f"05-{task_id}-{slug(name)}.png"))
             shown.close()
+        elif href.endswith("/ignored"):
+            assert body.splitlines()[0] == "source_file,line,table,reason", body[:500]
         else:
             assert body.splitlines()[0].startswith("source_file,line,table,reference"), body[:500]
     return list(links)
@@ -155,3 +157,80 @@ def follow_links(
 
 def slug(text: str) -> str:
     return re.sub(r"\W+", "-", text).strip("-").lower()
+
+
+def test_the_connector_pages_show_the_runs_numbers(
+    live_airflow: LiveAirflow, backfill: Backfill, browser: Any, artifacts: Path
+) -> None:
+    """The Sales Layer views of the UI: the navigation entry (connectors overview), the DAG's
+    trends tab and a run's report tab, each in the UI's frame, their figures checked against
+    the runs' report.json (served by the plugin) and XCom."""
+    finished = [r for r in backfill.runs if r["state"] == "success"]
+    assert finished, f"no successful run to open: {[r['state'] for r in backfill.runs]}"
+    latest = max(backfill.runs, key=lambda r: r["run_after"])
+    reports = {
+        r["dag_run_id"]: live_airflow.get(
+            f"/dags/{DAG_ID}/dagRuns/{quote(r['dag_run_id'], safe='')}/taskInstances/report"
+            "/xcomEntries/return_value",
+            deserialize=True,
+        )["value"]
+        for r in finished
+    }
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    try:
+        log_in(page, live_airflow, artifacts)
+
+        # The navigation entry opens the overview; the connector's row shows its latest run.
+        page.goto(f"{live_airflow.base_url}/", wait_until="domcontentloaded")
+        page.get_by_role("link", name="Sales Layer").first.click()
+        page.wait_for_url(re.compile(r"/plugin/saleslayer-connectors"))
+        frame = page.frame_locator("iframe").first
+        row = frame.locator(f'tr[data-dag-id="{DAG_ID}"]').first
+        row.wait_for()
+        assert row.locator("[data-state]").first.get_attribute("data-state") == latest["state"]
+        counts = reports[latest["dag_run_id"]]["tables"]["products"]
+        for term in ("created", "updated", "unchanged", "rejected"):
+            shown = row.locator(f'td[data-term="{term}"]').inner_text()
+            assert int(shown) == counts[term], (term, shown, counts)
+        page.screenshot(path=str(artifacts / "06-connectors-overview.png"), full_page=True)
+
+        # The DAG's trends tab: one table row per run, the items sent as the reports say.
+        page.goto(
+            f"{live_airflow.base_url}/dags/{DAG_ID}/plugin/saleslayer-trends",
+            wait_until="domcontentloaded",
+        )
+        frame = page.frame_locator("iframe").first
+        frame.locator("#chart-sent svg").wait_for()
+        for run_id, report in reports.items():
+            line = frame.locator(f'tr[data-run-id="{run_id}"]')
+            table = report["tables"]["products"]
+            sent = line.locator('td[data-term="sent:products"]').inner_text()
+            assert int(sent) == table["created"] + table["updated"] + table["skipped"]
+        page.screenshot(path=str(artifacts / "07-connector-trends.png"), full_page=True)
+
+        # A run's report tab: the balance as report.json has it.
+        run_id = finished[0]["dag_run_id"]
+        page.goto(
+            run_url(live_airflow, run_id, "/plugin/saleslayer-report"),
+            wait_until="domcontentloaded",
+        )
+        frame = page.frame_locator("iframe").first
+        balance = frame.locator('#balance tr[data-table="products"]')
+        balance.wait_for()
+        served = context.request.get(
+            f"{live_airflow.base_url}/saleslayer/runs/{DAG_ID}/{quote(run_id, safe='')}/report.json"
+        )
+        assert served.status == 200, served.text()[:300]
+        on_file = served.json()["tables"]["products"]
+        for term in ("read", "created", "updated", "unchanged", "rejected", "merged", "failed"):
+            shown = balance.locator(f'td[data-term="{term}"]').inner_text()
+            assert int(shown) == on_file[term], (term, shown, on_file)
+        page.screenshot(path=str(artifacts / "08-run-report-tab.png"), full_page=True)
+    except Exception:
+        page.screenshot(path=str(artifacts / "99-pages-failure.png"), full_page=True)
+        raise
+    finally:
+        context.close()
