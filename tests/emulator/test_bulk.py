@@ -87,14 +87,7 @@ def _row_path(
     assert connector is not None
     try:
         with store.transaction():  # as ConnectorApi._accept checks a call
-            batch = importer.normalize(tenant, settings.connector_api, form.form())
-            refused = importer.refused_items(batch, settings.refuse)
-            try:
-                planned = importer.plan(tenant, store, connector, batch)
-            except importer.ImportRejected as exc:
-                raise importer.ImportRejected(refused + exc.errors) from None
-            if refused:
-                raise importer.ImportRejected(refused)
+            batch, planned = importer.check(tenant, store, settings, connector, form.form())
             counts = importer.apply(tenant, store, connector, batch, planned)
     except importer.ImportRejected as exc:
         return {"rejected": exc.errors}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -10,7 +11,13 @@ import pytest
 
 from saleslayer_airflow.emulator.faults import draw
 from saleslayer_airflow.emulator.settings import FAULT_ORDER, RouteFaults
-from tests.emulator.conftest import Api, php_form, sign
+from saleslayer_airflow.saleslayer import (
+    ConnectorApiClient,
+    ConnectorApiOptions,
+    ConnectorCredentials,
+    RetryPolicy,
+)
+from tests.emulator.conftest import CODE, PRIVATE_KEY, Api, php_form, sign
 
 pytestmark = pytest.mark.integration
 
@@ -55,14 +62,73 @@ def test_rest_429_and_5xx_follow_the_seed_and_repeat_after_a_settings_post(api: 
     assert throttled["total_429"] == 2 * first.count("429")
 
 
-def test_fault_answers_have_the_documented_shapes(api: Api) -> None:
-    api.settings({"faults": {"rest": {"script": ["429", "5xx"], "retry_after_seconds": 4}}})
-    limited = api.rest("GET", "Products")
-    assert limited.status_code == 429 and limited.headers["retry-after"] == "4"
-    assert limited.json()["status"] == 429
-    failed = api.rest("GET", "Products")
-    assert failed.status_code == 503 and failed.json()["status"] == 503
-    assert api.rest("GET", "Products").status_code == 200  # the script is used up
+def gateway_page(line: str) -> str:
+    """nginx's own error page, as the faults answer it."""
+    return (
+        f"<html>\r\n<head><title>{line}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{line}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n"
+        "</html>\r\n"
+    )
+
+
+def assert_gateway_answer(
+    response: httpx.Response, status: int, line: str, retry_after: str | None
+) -> None:
+    """A gateway's answer, not the API's: its status line, an HTML page, no JSON to misread."""
+    assert response.status_code == status
+    assert response.headers["content-type"] == "text/html"
+    assert response.headers.get("retry-after") == retry_after
+    assert response.text == gateway_page(line)
+    with pytest.raises(json.JSONDecodeError):
+        response.json()
+
+
+@pytest.mark.parametrize("route", ["rest", "connector_api", "tracking"])
+def test_429_and_5xx_faults_answer_as_a_gateway_does(api: Api, route: str) -> None:
+    body = php_form({"products": [{"prod_ref": "P1"}]})
+    tracking = api.set_info(body).json()["input_response"]["status_tracking"]
+
+    def request() -> httpx.Response:
+        if route == "rest":
+            return api.rest("GET", "Products")
+        if route == "tracking":
+            return api.http.get(tracking)
+        return api.set_info(body)
+
+    api.settings({"faults": {route: {"script": ["429", "5xx"], "retry_after_seconds": 4}}})
+    assert_gateway_answer(request(), 429, "429 Too Many Requests", "4")
+    assert_gateway_answer(request(), 503, "503 Service Unavailable", None)
+    api.settings({"faults": {route: {"script": ["5xx"], "status_5xx": 502}}})
+    assert_gateway_answer(request(), 502, "502 Bad Gateway", None)
+    assert request().status_code == 200  # the script is used up
+
+
+def test_our_client_retries_gateway_faults_and_waits_retry_after(emulator: Any) -> None:
+    emulator.update_settings(
+        {
+            "faults": {
+                "connector_api": {"script": ["429", "5xx"], "retry_after_seconds": 3},
+                "tracking": {"script": ["5xx", "429"], "retry_after_seconds": 2},
+            }
+        }
+    )
+    waits: list[float] = []
+    credentials = ConnectorCredentials(emulator.base_url, CODE, PRIVATE_KEY)
+    options = ConnectorApiOptions(
+        poll_interval=0, retry=RetryPolicy(attempts=4, initial=0.01, maximum=0.01, jitter=0)
+    )
+    with ConnectorApiClient(credentials, options=options, sleep=waits.append) as client:
+        counts = client.upsert("products", [{"prod_ref": "P1"}], ref_field="prod_ref")
+    assert counts["products"].created == 1
+    # Waits: Retry-After of the POST's 429, backoff after its 503, then the tracking poll's
+    # 503 (backoff) and 429 (Retry-After); polls in between wait poll_interval (0).
+    assert [w for w in waits if w] == [3.0, 0.01, 0.01, 2.0]
+    assert emulator.stats()["faults"] == {
+        "connector_api 429": 1,
+        "connector_api 5xx": 1,
+        "tracking 5xx": 1,
+        "tracking 429": 1,
+    }
 
 
 def test_dropped_connections_close_without_an_answer(api: Api) -> None:

@@ -42,7 +42,11 @@ def _pair(draw: st.DrawFn) -> str:
     value = draw(_values)
     encode = draw(st.sampled_from(["php", "php", "raw", "lower"]))
     if kind == "flag":
-        name = draw(st.sampled_from(["input_data_directly", "get_output_data", "other"]))
+        name = draw(
+            st.sampled_from(
+                ["input_data_directly", "compression", "test", "get_output_data", "other"]
+            )
+        )
         return f"{name}={draw(st.sampled_from(['0', '1', '2', '', value]))}"
     if kind == "odd":
         return draw(st.sampled_from(["", "=", "input_data", "input_data=1", "a=b=c", value]))
@@ -140,7 +144,16 @@ _fields = st.lists(
 @given(
     _fields,
     st.lists(st.lists(_values, min_size=4, max_size=4), min_size=1, max_size=6),
-    st.sampled_from(["", "&input_data_directly=1", "&input_data_directly=0"]),
+    st.sampled_from(
+        [
+            "",
+            "&input_data_directly=1",
+            "&input_data_directly=0",
+            "&compression=1",
+            "&input_data_directly=1&compression=1",  # the official SDK's order
+            "&compression=0&test=1&input_data_directly=0",
+        ]
+    ),
 )
 def test_bodies_of_one_table_and_one_shape_are_read_as_columns(
     names: list[str], cells: list[list[str]], flag: str
@@ -157,7 +170,14 @@ def test_bodies_of_one_table_and_one_shape_are_read_as_columns(
         return
     form = _columns_or_none(body)
     assert form is not None
-    assert form.input_data == {"products": rows} and form.directly is (flag.endswith("1"))
+    assert form.input_data == {"products": rows}
+    assert form.directly is ("input_data_directly=1" in flag)
+    assert form.compression is (
+        {"compression=1": True, "compression=0": False}.get(
+            next((part for part in flag.split("&") if part.startswith("compression")), "")
+        )
+    )
+    assert form.test is ("test=1" in flag)
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,47 @@
-"""Command line: ``python -m saleslayer_airflow.emulator`` (serve) and ``... dump`` (read back)."""
+"""Command line: ``python -m saleslayer_airflow.emulator`` (serve), ``... dump`` (read back) and
+``... tenant-doc`` (the tenant's tables into docs/emulator.md)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+DEFAULT_DOC = Path("docs/emulator.md")
+
+
+def _fail(message: str) -> int:
+    """Say what is wrong on one line (no traceback) and give the usage-error exit code."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _data_problem(data: Path, *, must_exist: bool) -> str | None:
+    """What keeps ``--data`` from being the emulator's SQLite file, with what to pass instead."""
+    if data.is_dir():
+        return (
+            f"--data {data} is a folder; pass the emulator's SQLite file, e.g. "
+            f"--data {data / 'sl.sqlite'} (created if missing)"
+        )
+    if must_exist and not data.exists():
+        return f"no emulator data file at {data}; pass the --data the emulator ran with"
+    folder = data.parent
+    if not folder.is_dir():
+        return (
+            f"--data {data}: the folder {folder} does not exist; create it, or pass a file in an "
+            "existing folder"
+        )
+    return None
+
+
+def _unusable(data: Path, exc: sqlite3.Error) -> str:
+    return (
+        f"--data {data} cannot be used as the emulator's SQLite file ({exc}); pass a file the "
+        "emulator made, or a new path"
+    )
 
 
 def _tune_gc() -> None:
@@ -31,14 +66,20 @@ def _tune_gc() -> None:
 def _serve(args: argparse.Namespace) -> int:
     from saleslayer_airflow.emulator.server import make_server
 
-    server, state = make_server(
-        args.data,
-        tenant=args.tenant,
-        settings=args.settings,
-        host=args.host,
-        port=args.port,
-        log_level="info",
-    )
+    problem = _data_problem(args.data, must_exist=False)
+    if problem:
+        return _fail(problem)
+    try:
+        server, state = make_server(
+            args.data,
+            tenant=args.tenant,
+            settings=args.settings,
+            host=args.host,
+            port=args.port,
+            log_level="info",
+        )
+    except sqlite3.Error as exc:
+        return _fail(_unusable(args.data, exc))
     _tune_gc()
     print(
         f"Sales Layer emulator on http://{args.host}:{args.port} "
@@ -57,9 +98,9 @@ def _dump(args: argparse.Namespace) -> int:
     from saleslayer_airflow.emulator.storage import Storage
     from saleslayer_airflow.emulator.tenant import load_tenant
 
-    if not Path(args.data).exists():
-        print(f"error: no emulator data file at {args.data}", file=sys.stderr)
-        return 2
+    problem = _data_problem(args.data, must_exist=True)
+    if problem:
+        return _fail(problem)
     tenant = load_tenant(args.tenant)
     table = tenant.table(args.table) or tenant.rest_table(args.table, custom=False)
     table = table or tenant.rest_table(args.table, custom=True)
@@ -67,7 +108,10 @@ def _dump(args: argparse.Namespace) -> int:
         names = ", ".join(t.import_name for t in tenant.tables)
         print(f"error: no table {args.table!r}; tables: {names}", file=sys.stderr)
         return 2
-    storage = Storage(args.data)
+    try:
+        storage = Storage(args.data)
+    except sqlite3.Error as exc:
+        return _fail(_unusable(args.data, exc))
     try:
         items = dump_table(tenant, storage, table)
     finally:
@@ -78,6 +122,31 @@ def _dump(args: argparse.Namespace) -> int:
         {"table": table.import_name, "items": items}, sys.stdout, indent=2, ensure_ascii=False
     )
     print()
+    return 0
+
+
+def _tenant_doc(args: argparse.Namespace) -> int:
+    from saleslayer_airflow.emulator import tenant_doc
+    from saleslayer_airflow.emulator.tenant import default_tenant_path, load_tenant
+
+    doc: Path = args.doc
+    if not doc.is_file():
+        return _fail(f"no document at {doc}; run from the repository root or pass --doc")
+    source = args.tenant or default_tenant_path()
+    tenant = load_tenant(source)
+    try:
+        if args.check:
+            if tenant_doc.is_current(doc, tenant, source.name):
+                return 0
+            print(
+                f"{doc} is out of date with {source.name}; run: {tenant_doc.REGENERATE}",
+                file=sys.stderr,
+            )
+            return 1
+        changed = tenant_doc.write(doc, tenant, source.name)
+    except tenant_doc.TenantDocError as exc:
+        return _fail(f"{doc}: {exc}")
+    print(f"{doc}: {'updated' if changed else 'already up to date'} from {source.name}")
     return 0
 
 
@@ -98,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--tenant", type=Path, default=argparse.SUPPRESS, help="tenant YAML file")
     dump.add_argument("--table", required=True, help="import name, REST set or denominator")
     dump.add_argument("--live", action="store_true", help="leave deleted items out")
+    doc = sub.add_parser(
+        "tenant-doc", help="write the tenant's tables and fields into docs/emulator.md"
+    )
+    doc.add_argument("--tenant", type=Path, default=argparse.SUPPRESS, help="tenant YAML file")
+    doc.add_argument("--doc", type=Path, default=DEFAULT_DOC, help=f"default: {DEFAULT_DOC}")
+    doc.add_argument("--check", action="store_true", help="exit 1 when the document is out of date")
     return parser
 
 
@@ -106,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "dump":
         return _dump(args)
+    if args.command == "tenant-doc":
+        return _tenant_doc(args)
     return _serve(args)
 
 

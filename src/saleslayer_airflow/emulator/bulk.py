@@ -12,9 +12,9 @@ both on random calls).
 
 Only the usual call takes this path. :func:`prepare` answers None, before anything is written,
 for anything else: an error to report (it is reported by the row path, in its words), a status
-``X`` (a delete), a reference given twice, ``REF``, an emptied language or list, a connector
-that overwrites, items refused by the settings, a link to check row by row. The row path then
-handles the call as before.
+``X`` (a delete), a reference given twice, ``REF`` or ``ID``, an emptied language or list, a
+connector that overwrites, items refused by the settings, a link to check row by row. The row
+path then handles the call as before.
 
 A tracked call (not applied at once) is checked and counted the same way when it arrives
 (:func:`check_tracked`: its answer) and kept by its job as its columns (:func:`job_batch`); when
@@ -371,10 +371,10 @@ def _shape(
 
 
 def _refs_hold(table: TableSpec, settings: EmulatorSettings, form: ColumnForm) -> bool:
-    """Whether every row has its own reference (in the reference field, not ``REF``) and none
-    is refused by the settings."""
+    """Whether every row has its own reference (in the reference field, not ``REF``, and no
+    ``ID`` to translate) and none is refused by the settings."""
     names = form.names
-    if "REF" in names or table.ref_field not in names:
+    if "REF" in names or "ID" in names or table.ref_field not in names:
         return False
     refs = form.columns[names.index(table.ref_field)]
     refused = settings.refuse.get(table.import_name, {})

@@ -3,6 +3,10 @@
 Stricter than PHP on purpose, so client encoding bugs surface: a malformed key, an index that is
 not a non-negative integer, an empty ``[]`` index, a key given twice, or an unknown top-level name
 is refused instead of being silently reshaped.
+
+Besides the rows, a body may carry the flags ``input_data_directly``, ``compression`` and
+``test`` (the documentation lets every parameter travel in the URL or in a POST body, and the
+official SDK sends ``compression=1`` in the body, next to ``input_data``).
 """
 
 from __future__ import annotations
@@ -19,10 +23,17 @@ Rows = dict[str, list[dict[str, str]]]
 """Rows per table, in index order; every value a string."""
 
 IGNORED_FLAGS = frozenset({"get_output_data", "get_affected_ids"})
+BODY_FLAGS = frozenset({"input_data_directly", "compression", "test"})
+"""Flags read from the body (0 or 1 each)."""
 
 
 class FormError(ValueError):
-    """The body is not a well-formed Import Connector API form."""
+    """The body is not a well-formed Import Connector API form; ``code`` is the API's error code
+    to answer with (1, or 8 for a ``compression`` that is not 0 or 1)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -32,6 +43,10 @@ class ImportForm:
     input_data: Rows = field(default_factory=dict)
     delete_data: Rows = field(default_factory=dict)
     directly: bool = False
+    compression: bool | None = None
+    """``compression`` given in the body (None: not given there; the URL's then counts)."""
+    test: bool = False
+    """``test=1`` in the body: only the connection and the signature are to be checked."""
 
 
 def _decode(body: bytes) -> list[tuple[str, str]]:
@@ -50,12 +65,19 @@ def _decode(body: bytes) -> list[tuple[str, str]]:
 
 
 def _flag(form: ImportForm, name: str, value: str) -> bool:
+    if name not in BODY_FLAGS:
+        return name in IGNORED_FLAGS
+    if value not in ("0", "1"):
+        raise FormError(
+            f"{name} must be 0 or 1, not {value!r}", code=8 if name == "compression" else 1
+        )
     if name == "input_data_directly":
-        if value not in ("0", "1"):
-            raise FormError(f"input_data_directly must be 0 or 1, not {value!r}")
         form.directly = value == "1"
-        return True
-    return name in IGNORED_FLAGS
+    elif name == "compression":
+        form.compression = value == "1"
+    else:
+        form.test = value == "1"
+    return True
 
 
 def parse_import_form(body: bytes) -> ImportForm:
@@ -74,7 +96,10 @@ def parse_import_form(body: bytes) -> ImportForm:
         if not segments and _flag(form, name, value):
             continue
         if name not in sections:
-            raise FormError(f"unknown parameter {name!r} (expected input_data or delete_data)")
+            raise FormError(
+                f"unknown parameter {name!r} (expected input_data, delete_data or one of the "
+                f"flags {', '.join(sorted(BODY_FLAGS | IGNORED_FLAGS))})"
+            )
         if len(segments) != 3:
             if len(segments) == 1:
                 raise FormError(

@@ -38,7 +38,9 @@ _FIRST_ROW_PAIR = re.compile(
 )
 _VALUES = re.compile(r"=([^&]*)")
 _VALUES_ONLY = re.compile(r"=[^&]*")
-_DIRECTLY = {"&input_data_directly=1": True, "&input_data_directly=0": False}
+# A flag after the rows (the SDK puts input_data_directly and compression there); each is taken
+# once, anything else about flags is for the strict parser to read or refuse.
+_TRAILING_FLAG = re.compile(r"&(input_data_directly|compression|test)=([01])")
 
 
 class _Fallback(Exception):
@@ -106,6 +108,8 @@ class ColumnForm:
     names: tuple[str, ...]
     columns: list[list[str]]
     directly: bool = False
+    compression: bool | None = None
+    test: bool = False
 
     @property
     def size(self) -> int:
@@ -116,15 +120,20 @@ class ColumnForm:
         """The body as :func:`parse_import_form` reads it (rows as dicts)."""
         names = self.names
         rows = [dict(zip(names, values, strict=True)) for values in zip(*self.columns, strict=True)]
-        return ImportForm(input_data={self.table: rows}, directly=self.directly)
+        return ImportForm(
+            input_data={self.table: rows},
+            directly=self.directly,
+            compression=self.compression,
+            test=self.test,
+        )
 
 
 def parse_columns(body: bytes) -> ColumnForm | None:
     """The body column by column when it is ``input_data`` of one table, rows numbered 0, 1, ...
-    in that order, every row with the same fields in the same order, at most
-    ``input_data_directly`` at the end (what clients send); None for any other body (read it
-    with :func:`parse_import_form_fast`). What it returns reads as the strict parser reads the
-    body (:meth:`ColumnForm.form`).
+    in that order, every row with the same fields in the same order, at most the flags
+    ``input_data_directly``, ``compression`` and ``test`` at the end (what clients send); None
+    for any other body (read it with :func:`parse_import_form_fast`). What it returns reads as
+    the strict parser reads the body (:meth:`ColumnForm.form`).
 
     The keys are not matched pair by pair: the body without its values must be, character for
     character, the keys such a call has (built from the first row's), and the values are then
@@ -134,11 +143,14 @@ def parse_columns(body: bytes) -> ColumnForm | None:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    directly = False
-    for flag, value in _DIRECTLY.items():
-        if text.endswith(flag):
-            text, directly = text[: -len(flag)], value
+    flags: dict[str, bool] = {}
+    # Matched at the last "&" only (found from the end): a search would scan the whole body.
+    while (amp := text.rfind("&")) >= 0:
+        flag = _TRAILING_FLAG.fullmatch(text, amp)
+        if flag is None or flag.group(1) in flags:
             break
+        flags[flag.group(1)] = flag.group(2) == "1"
+        text = text[:amp]
     if "\x00" in text or "%00" in text:
         return None  # NUL separates the values decoded together below
     first = _first_row(text)
@@ -162,7 +174,14 @@ def parse_columns(body: bytes) -> ColumnForm | None:
     except _Fallback:
         return None
     table = head[len("input_data%5B") : -len("%5D%5B")]
-    return ColumnForm(table, names, [decoded[i::width] for i in range(width)], directly)
+    return ColumnForm(
+        table,
+        names,
+        [decoded[i::width] for i in range(width)],
+        flags.get("input_data_directly", False),
+        flags.get("compression"),
+        flags.get("test", False),
+    )
 
 
 def _first_row(text: str) -> tuple[str, tuple[str, ...]] | None:

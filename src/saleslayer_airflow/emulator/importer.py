@@ -25,7 +25,7 @@ from typing import Any
 
 from saleslayer_airflow.emulator.catalog import FieldChange, apply_fields, delete_items
 from saleslayer_airflow.emulator.form import ImportForm
-from saleslayer_airflow.emulator.settings import ConnectorApiSettings
+from saleslayer_airflow.emulator.settings import ConnectorApiSettings, EmulatorSettings
 from saleslayer_airflow.emulator.storage import (
     AUTHOR_CONNECTOR,
     Item,
@@ -47,7 +47,14 @@ from saleslayer_airflow.emulator.tenant import (
 Batch = dict[str, Any]
 """A checked call, JSON-serialisable so a job can persist it:
 ``{"upserts": {table: [row, ...]}, "deletes": {table: [ref, ...]}, "duplicates": {table: n}}``
-where a row is ``{"ref", "status", "fields": {name: change}, "links": {field: [refs]}}``."""
+where a row is ``{"ref", "status", "fields": {name: change}, "links": {field: [refs]}}`` and
+``duplicates`` counts the rows the call holds but does not apply (a reference repeated, a delete
+by the ``ID`` of no live item): they are counted in ``skipped_items``."""
+
+IdRefs = dict[str, dict[int, tuple[str, bool]]]
+"""Per table, the items named by the call's ``ID`` columns: id -> (reference, deleted)."""
+
+_ID_TEXT = re.compile(r"[1-9][0-9]{0,17}\Z")
 
 COUNT_KEYS = ("items_affected", "new_items", "updated_items", "deleted_items", "skipped_items")
 
@@ -95,7 +102,7 @@ def _lang_field(table: TableSpec, tenant: Tenant, name: str) -> tuple[str, str] 
     return base, culture
 
 
-_REF, _STAT, _LINK, _MULTILINGUAL, _LIST, _PLAIN, _UNKNOWN = range(7)
+_REF, _ID, _STAT, _LINK, _MULTILINGUAL, _LIST, _PLAIN, _UNKNOWN = range(8)
 _Kind = tuple[int, Any, Any]
 """How a column of a call is read: one of the tags above and its arguments."""
 
@@ -104,6 +111,8 @@ def _kind(tenant: Tenant, table: TableSpec, name: str) -> _Kind:
     """How a column of ``table`` is read; decided once per column name and call, not per row."""
     if name in (table.ref_field, "REF"):
         return (_REF, None, None)
+    if name == "ID":  # the item's Sales Layer id: read with the reference (_row_ref)
+        return (_ID, None, None)
     if name == table.stat_field:
         return (_STAT, None, None)
     if name in table.link_by_field:
@@ -123,10 +132,60 @@ def _where(table: TableSpec, index: int) -> str:
     return f"{table.import_name}[{index}]"
 
 
-def _row_ref(table: TableSpec, row: dict[str, str], index: int, errors: list[str]) -> str | None:
-    """The row's reference (its reference field or ``REF``), or None with the error."""
+def _item_id(value: str) -> int | None:
+    """A Sales Layer id given as text (``ID``), or None when it is not one."""
+    return int(value) if _ID_TEXT.match(value) else None
+
+
+def lookup_ids(tenant: Tenant, storage: Storage, form: ImportForm) -> IdRefs:
+    """The stored items (deleted ones too) that the call's ``ID`` columns name, per table."""
+    wanted: dict[str, set[int]] = {}
+    for section in (form.input_data, form.delete_data):
+        for name, rows in section.items():
+            if tenant.table(name) is None:
+                continue
+            ids = {item_id for row in rows if "ID" in row and (item_id := _item_id(row["ID"]))}
+            if ids:
+                wanted.setdefault(name, set()).update(ids)
+    return {name: storage.refs_by_ids(name, ids) for name, ids in wanted.items()}
+
+
+def _id_ref(
+    table: TableSpec,
+    where: str,
+    value: str,
+    ref: str | None,
+    ids: dict[int, tuple[str, bool]],
+    errors: list[str],
+) -> tuple[str | None, bool]:
+    """The reference of the item a row names by ``ID`` (and whether it is live), or None with
+    the error: an ID that is not a number, or whose item holds another reference than the
+    row's own."""
+    item_id = _item_id(value)
+    if item_id is None:
+        errors.append(f"{where}: ID {value!r} is not a Sales Layer id (a whole number from 1)")
+        return None, False
+    stored, deleted = ids.get(item_id, (None, True))
+    if stored is not None and ref and ref != stored:
+        errors.append(
+            f"{where}: ID {item_id} is the item {table.ref_field}={stored!r}, but the row gives "
+            f"{ref!r}; send the ID or the reference, or both of the same item"
+        )
+        return None, False
+    return stored, not deleted
+
+
+def _row_ref(
+    table: TableSpec,
+    row: dict[str, str],
+    index: int,
+    errors: list[str],
+    ids: IdRefs | None = None,
+) -> str | None:
+    """The row's reference (its reference field, ``REF``, or that of the live item its ``ID``
+    names), or None with the error."""
     ref = row.get(table.ref_field)
-    if ref and "REF" not in row:  # the usual row
+    if ref and "REF" not in row and "ID" not in row:  # the usual row
         return ref
     alias = row.get("REF")
     if ref is not None and alias is not None and ref != alias:
@@ -135,6 +194,22 @@ def _row_ref(table: TableSpec, row: dict[str, str], index: int, errors: list[str
         )
         return None
     ref = ref if ref is not None else alias
+    if "ID" in row:
+        where = _where(table, index)
+        errors_before = len(errors)
+        stored, live = _id_ref(
+            table, where, row["ID"], ref, (ids or {}).get(table.import_name, {}), errors
+        )
+        if stored is not None and live:
+            return stored
+        if len(errors) == errors_before:
+            state = "a deleted" if stored is not None else "no"
+            errors.append(
+                f"{where}: ID {row['ID']} names {state} {table.import_name} item; an ID only "
+                f"updates a live item (new items are created by their reference, "
+                f"{table.ref_field} or REF)"
+            )
+        return None
     if not ref:
         errors.append(
             f"{table.import_name}[{index}]: the reference {table.ref_field} (or REF) is missing "
@@ -164,8 +239,9 @@ def _normalize_row(
     kind_of: Callable[[str], _Kind],
     reject_unknown: bool,
     errors: list[str],
+    ids: IdRefs | None,
 ) -> dict[str, Any] | None:
-    ref = _row_ref(table, row, index, errors)
+    ref = _row_ref(table, row, index, errors, ids)
     if ref is None:
         return None
 
@@ -203,30 +279,65 @@ def _normalize_row(
     return {"ref": ref, "status": status, "fields": fields, "links": links}
 
 
-def normalize(tenant: Tenant, settings: ConnectorApiSettings, form: ImportForm) -> Batch:
-    """Check a parsed call against the tenant model (not the store) and flatten it."""
+def normalize(
+    tenant: Tenant, settings: ConnectorApiSettings, form: ImportForm, ids: IdRefs | None = None
+) -> Batch:
+    """Check a parsed call against the tenant model (and ``ids``, the items its ``ID`` columns
+    name: :func:`lookup_ids`) and flatten it; :class:`ImportRejected` with every problem."""
+    batch, errors = normalize_all(tenant, settings, form, ids)
+    if errors:
+        raise ImportRejected(errors)
+    return batch
+
+
+def normalize_all(
+    tenant: Tenant, settings: ConnectorApiSettings, form: ImportForm, ids: IdRefs | None = None
+) -> tuple[Batch, list[str]]:
+    """:func:`normalize` without raising: the batch of the rows that could be read, and one
+    message per problem found (the documentation promises every problem of a call, not the
+    first kind), about the call first, then row by row."""
     errors: list[str] = []
+    batch: Batch = {"upserts": {}, "deletes": {}, "duplicates": {}}
     total = sum(len(rows) for rows in form.input_data.values()) + sum(
         len(rows) for rows in form.delete_data.values()
     )
     if total == 0:
-        raise ImportRejected(["the call holds no rows in input_data or delete_data"])
+        return batch, ["the call holds no rows in input_data or delete_data"]
     if total > settings.max_items_per_call:
-        raise ImportRejected(
-            [f"{total} items in one call; at most {settings.max_items_per_call} are accepted"]
+        errors.append(
+            f"{total} items in one call; at most {settings.max_items_per_call} are accepted"
         )
-    batch: Batch = {"upserts": {}, "deletes": {}, "duplicates": {}}
-    for name in list(form.input_data) + list(form.delete_data):
+    for name in dict.fromkeys([*form.input_data, *form.delete_data]):
         if tenant.table(name) is None:
             known = ", ".join(t.import_name for t in tenant.tables)
             errors.append(f"unknown table {name!r}; the account's tables are: {known}")
-    if errors:
+    _normalize_upserts(tenant, settings, form, batch, errors, ids)
+    _normalize_deletes(tenant, form, batch, errors, ids)
+    return batch, errors
+
+
+def check(
+    tenant: Tenant,
+    storage: Storage,
+    settings: EmulatorSettings,
+    connector: ConnectorSpec,
+    form: ImportForm,
+    problems: list[str] | None = None,
+) -> tuple[Batch, Plan]:
+    """Check a call in full as it arrives (model, ``ID`` columns, refusals, links against the
+    store): its batch and plan, or :class:`ImportRejected` with one message per problem, the
+    caller's ``problems`` (about the call as a whole) first."""
+    ids = lookup_ids(tenant, storage, form)
+    batch, errors = normalize_all(tenant, settings.connector_api, form, ids)
+    errors = [*(problems or []), *errors, *refused_items(batch, settings.refuse)]
+    planned: Plan | None = None
+    try:
+        planned = plan(tenant, storage, connector, batch)
+    except ImportRejected as exc:
+        errors += exc.errors
+    if errors or planned is None:
         raise ImportRejected(errors)
-    _normalize_upserts(tenant, settings, form, batch, errors)
-    _normalize_deletes(tenant, form, batch, errors)
-    if errors:
-        raise ImportRejected(errors)
-    return batch
+    return batch, planned
 
 
 def _normalize_upserts(
@@ -235,10 +346,12 @@ def _normalize_upserts(
     form: ImportForm,
     batch: Batch,
     errors: list[str],
+    ids: IdRefs | None,
 ) -> None:
     for name, rows in form.input_data.items():
         table = tenant.table(name)
-        assert table is not None
+        if table is None:
+            continue  # reported with the call's problems
         seen: set[str] = set()
         kept: list[dict[str, Any]] = []
         kinds: dict[str, _Kind] = {}
@@ -248,7 +361,7 @@ def _normalize_upserts(
             return _kind(tenant, table, column)
 
         for index, row in enumerate(rows):
-            normal = _normalize_row(table, row, index, kinds, kind_of, reject_unknown, errors)
+            normal = _normalize_row(table, row, index, kinds, kind_of, reject_unknown, errors, ids)
             if normal is None:
                 continue
             if normal["ref"] in seen:
@@ -263,20 +376,52 @@ def _normalize_upserts(
         batch["upserts"][name] = kept
 
 
-def _normalize_deletes(tenant: Tenant, form: ImportForm, batch: Batch, errors: list[str]) -> None:
+def _normalize_deletes(
+    tenant: Tenant, form: ImportForm, batch: Batch, errors: list[str], ids: IdRefs | None
+) -> None:
     for name, rows in form.delete_data.items():
         table = tenant.table(name)
-        assert table is not None
+        if table is None:
+            continue  # reported with the call's problems
+        deletes: list[str] = batch["deletes"].setdefault(name, [])
         for index, row in enumerate(rows):
             ref = row.get(table.ref_field, row.get("REF"))
-            extra = set(row) - {table.ref_field, "REF"}
-            if not ref or extra:
+            extra = set(row) - {table.ref_field, "REF", "ID"}
+            if (not ref and "ID" not in row) or extra:
                 errors.append(
                     f"delete_data {name}[{index}]: give only the reference {table.ref_field} "
-                    f"(or REF), got fields {sorted(row)}"
+                    f"(or REF, or the item's ID), got fields {sorted(row)}"
                 )
                 continue
-            batch["deletes"].setdefault(name, []).append(ref)
+            if "ID" in row:
+                known = (ids or {}).get(name, {})
+                ref = _deleted_by_id(table, index, row["ID"], ref, known, batch, errors)
+            if ref is not None:
+                deletes.append(ref)
+
+
+def _deleted_by_id(
+    table: TableSpec,
+    index: int,
+    value: str,
+    ref: str | None,
+    known: dict[int, tuple[str, bool]],
+    batch: Batch,
+    errors: list[str],
+) -> str | None:
+    """The reference a delete by ``ID`` deletes; None with the error, or when the ID names no
+    live item: like a delete of an unknown reference, there is nothing to delete (a retried
+    call may have deleted it already) and the row is counted in ``skipped_items``."""
+    errors_before = len(errors)
+    where = f"delete_data {table.import_name}[{index}]"
+    stored, live = _id_ref(table, where, value, ref, known, errors)
+    if len(errors) > errors_before:
+        return None
+    if stored is None or not live:
+        name = table.import_name
+        batch["duplicates"][name] = batch["duplicates"].get(name, 0) + 1
+        return None
+    return stored
 
 
 @dataclass

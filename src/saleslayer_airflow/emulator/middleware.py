@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import time
-from typing import Any
+from typing import cast
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from saleslayer_airflow.emulator.connector_api import TRACKING_PATH
+from saleslayer_airflow.emulator.connector_api import (
+    API_VERSION,
+    TRACKING_PATH,
+    answer_version,
+    legacy_error,
+)
 from saleslayer_airflow.emulator.faults import Route
-from saleslayer_airflow.emulator.rest_errors import ERRORS_BASE
+from saleslayer_airflow.emulator.gateway import send_gateway_error
 from saleslayer_airflow.emulator.rest_paths import REST_PREFIXES
 from saleslayer_airflow.emulator.settings import FaultKind
 from saleslayer_airflow.emulator.state import EmulatorState
@@ -59,19 +63,26 @@ class FaultsAndCounters:
             return
         # Counted until the handler returns, so a soak can wait for requests its client gave
         # up on (slow faults) before it reads the final state.
+        group = cast(Route, route)  # one of the API route groups, checked just above
         stats.started()
         try:
-            kind = self.state.faults.next_fault(route)  # type: ignore[arg-type]
+            kind = self.state.faults.next_fault(group)
             if kind == "slow":
                 receive = await _received_in_full(receive)
-            handled = await self._fault(route, kind, scope, send, counting_send)  # type: ignore[arg-type]
+            handled = await self._fault(group, kind, scope, receive, send, counting_send)
             if not handled:
                 await self.app(scope, receive, counting_send)
         finally:
             stats.finished()
 
     async def _fault(
-        self, route: Route, kind: FaultKind, scope: Scope, raw_send: Send, send: Send
+        self,
+        route: Route,
+        kind: FaultKind,
+        scope: Scope,
+        receive: Receive,
+        raw_send: Send,
+        send: Send,
     ) -> bool:
         if kind == "ok":
             return False
@@ -90,15 +101,17 @@ class FaultsAndCounters:
                 await asyncio.sleep(0)
             return True
         if kind == "429":
-            headers = {"Retry-After": f"{config.retry_after_seconds:g}"}
-            await _send_json(send, 429, _fault_body(route, 429, scope), headers)
+            await send_gateway_error(send, 429, retry_after=config.retry_after_seconds)
         elif kind == "5xx":
-            await _send_json(send, config.status_5xx, _fault_body(route, config.status_5xx, scope))
+            await send_gateway_error(send, config.status_5xx)
         else:
+            # The API's own "try later" codes: its answer, in the version the call asked for
+            # (tracking URLs carry none: the version their answers state).
+            query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+            version = API_VERSION if route == "tracking" else answer_version(query)
             code = int(kind.split("_")[1])
-            await _send_json(
-                send, 200, {"version": "1.18", "time": int(time.time()), "error": code}
-            )
+            answer = legacy_error(code, "emulated fault", version=version)
+            await answer(scope, receive, send)
         return True
 
 
@@ -118,32 +131,6 @@ async def _received_in_full(receive: Receive) -> Receive:
         return await receive()
 
     return replay
-
-
-def _fault_body(route: str, status: int, scope: Scope) -> dict[str, Any]:
-    title = "Too Many Requests" if status == 429 else "Service Unavailable (emulated fault)"
-    if route == "rest":
-        return {
-            "type": ERRORS_BASE + ("too-many-requests" if status == 429 else "server-error"),
-            "title": title,
-            "status": status,
-            "detail": f"Emulated fault: {title}",
-            "instance": scope["path"],
-        }
-    return {"status": status, "detail": f"Emulated fault: {title}"}
-
-
-async def _send_json(
-    send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> None:
-    data = json.dumps(body).encode()
-    raw_headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(data)).encode()),
-    ]
-    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": data})
 
 
 def _drop_connection(send: Send) -> None:

@@ -29,6 +29,8 @@ ERROR_MESSAGES: dict[int, str] = {
 """The API's error codes, as the official SDK lists them."""
 
 SUPPORTED_VERSIONS = frozenset({"1.17", "1.18"})
+DEFAULT_VERSION = "1.17"
+"""The version the API assumes when a call sends no ``ver`` (call-structure article)."""
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _INT = re.compile(r"-?[0-9]{1,18}\Z")
 
@@ -78,7 +80,7 @@ def check_signature(
         raise SignatureError(13, f"time is {int(age)} s old; at most {window} s are accepted")
     if -age > window:
         raise SignatureError(12, f"time is {int(-age)} s in the future; check the client clock")
-    version = query.get("ver", "1.17")
+    version = query.get("ver", DEFAULT_VERSION)
     if version not in SUPPORTED_VERSIONS:
         raise SignatureError(6, f"ver must be one of {sorted(SUPPORTED_VERSIONS)}")
     if query.get("compression", "0") not in ("0", "1"):

@@ -481,6 +481,21 @@ class Storage:
             items += [_item(row) for row in rows]
         return sorted(items, key=lambda item: item.id)
 
+    def refs_by_ids(self, table: str, ids: Iterable[int]) -> dict[int, tuple[str, bool]]:
+        """Reference and deleted flag of the items among ``ids``, deleted ones included (an
+        Import Connector row may name an item by its ``ID``)."""
+        wanted = sorted(set(ids))
+        out: dict[int, tuple[str, bool]] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self._rows(
+                f"SELECT id, ref, deleted FROM items WHERE tbl = ? AND id IN ({marks})",
+                (table, *chunk),
+            )
+            out.update({item_id: (ref, bool(deleted)) for item_id, ref, deleted in rows})
+        return out
+
     def with_ids(self, table: str, ids: Iterable[int]) -> list[Item]:
         """Every live item among ``ids``, by id."""
         wanted = sorted(set(ids))
