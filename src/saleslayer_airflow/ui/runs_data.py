@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from saleslayer_airflow.contracts import FETCH_TASK, REPORT_TASK, SPLIT_TASK, push_task_id
+from saleslayer_airflow.report.summary import BALANCE_TERMS
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -25,17 +26,8 @@ if TYPE_CHECKING:
 #: The DAG tag every connector DAG carries (dag_builder.PACKAGE_TAG; not imported: the web app
 #: must not import the DAG builder and its dependencies).
 CONNECTOR_TAG = "saleslayer"
-#: The counts of a table's line, in the report's order (report/summary.py BALANCE_TERMS).
-TABLE_TERMS = (
-    "created",
-    "updated",
-    "unchanged",
-    "stale",
-    "skipped",
-    "rejected",
-    "merged",
-    "failed",
-)
+#: The counts of a table's line, in the report's order.
+TABLE_TERMS = BALANCE_TERMS
 PUSH_PREFIX = push_task_id("")
 
 
@@ -233,20 +225,27 @@ def run(dag_id: str, run_id: str) -> RunView | None:
 
     with _session() as session:
         found = session.execute(
-            select(
-                DagRun.dag_id,
-                DagRun.run_id,
-                DagRun._state.label("state"),
-                DagRun.run_type,
-                DagRun.run_after,
-                DagRun.logical_date,
-                DagRun.start_date,
-                DagRun.end_date,
-            ).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+            select(*_run_columns()).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
         ).one_or_none()
         if found is None:
             return None
         return _with_details(session, [found], pushes=True)[0]
+
+
+def _run_columns() -> list[Any]:
+    """The columns of a run :class:`RunView` shows."""
+    from airflow.models.dagrun import DagRun
+
+    return [
+        DagRun.dag_id,
+        DagRun.run_id,
+        DagRun._state.label("state"),
+        DagRun.run_type,
+        DagRun.run_after,
+        DagRun.logical_date,
+        DagRun.start_date,
+        DagRun.end_date,
+    ]
 
 
 def _latest_runs(session: Session, dag_ids: Sequence[str], *, per_dag: int) -> list[RunView]:
@@ -261,21 +260,7 @@ def _latest_runs(session: Session, dag_ids: Sequence[str], *, per_dag: int) -> l
         .over(partition_by=DagRun.dag_id, order_by=(DagRun.run_after.desc(), DagRun.id.desc()))
         .label("rank")
     )
-    ranked = (
-        select(
-            DagRun.dag_id,
-            DagRun.run_id,
-            DagRun._state.label("state"),
-            DagRun.run_type,
-            DagRun.run_after,
-            DagRun.logical_date,
-            DagRun.start_date,
-            DagRun.end_date,
-            rank,
-        )
-        .where(DagRun.dag_id.in_(list(dag_ids)))
-        .subquery()
-    )
+    ranked = select(*_run_columns(), rank).where(DagRun.dag_id.in_(list(dag_ids))).subquery()
     rows = session.execute(
         select(ranked).where(ranked.c.rank <= per_dag).order_by(ranked.c.dag_id, ranked.c.rank)
     ).all()
