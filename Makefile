@@ -6,12 +6,14 @@
 #   make bench   DAG-folder parse time for 10, 100 and 500 connector files
 #   make bench-pipeline  issue 12's benchmark: floor, split, three DAG runs, dlt, side by side
 #                (BENCH_ARGS="--rows 100000 --json out.json"; creates .bench/dlt-venv with dlt)
+#   make cluster a distributed Airflow to look at: CeleryExecutor, Redis, PostgreSQL, S3 (moto),
+#                two workers, generated connector DAGs (CLUSTER_ARGS="--trigger"); Ctrl-C stops it
 
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv demo test lint typecheck pytest bench bench-pipeline schema lock clean
+.PHONY: venv demo test lint typecheck pytest bench bench-pipeline schema lock clean cluster
 
 venv:
 	@./scripts/ensure-venv
@@ -50,6 +52,9 @@ schema: venv
 
 lock: venv
 	./scripts/lock
+
+cluster: venv
+	@./scripts/cluster $(CLUSTER_ARGS)
 
 clean:
 	rm -rf $(VENV) .airflow .demo .mypy_cache .ruff_cache
