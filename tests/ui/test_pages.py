@@ -27,8 +27,6 @@ DAG_ID = "stores_pages"
 TABLE = "points_of_sale"
 BAD_STORE = "ST-BAD1"
 
-pytestmark = pytest.mark.integration
-
 
 def _connector(dry_run: bool = False) -> str:
     from tests.e2e.conftest import STORES
@@ -83,6 +81,7 @@ def _cells(row: Any) -> dict[str, str]:
     return {td.get("data-term"): td.text_content().strip() for td in row.xpath("td[@data-term]")}
 
 
+@pytest.mark.integration
 def test_the_overview_shows_each_connectors_latest_run(three_runs: list[Any], api: Any) -> None:
     last = three_runs[-1]
     page = _page(api, "/saleslayer/pages/connectors")
@@ -110,6 +109,7 @@ def test_the_overview_shows_each_connectors_latest_run(three_runs: list[Any], ap
     )
 
 
+@pytest.mark.integration
 def test_the_overview_shows_the_tables_counts_of_the_latest_report(world: World, api: Any) -> None:
     world.write_connector(DAG_ID, _connector())
     day, text = first_day()
@@ -128,6 +128,7 @@ def test_the_overview_shows_the_tables_counts_of_the_latest_report(world: World,
     assert cells["reject_rate"] == f"{100 * 2 / counts['read']:.1f}%"
 
 
+@pytest.mark.integration
 def test_trends_chart_every_run(three_runs: list[Any], api: Any) -> None:
     page = _page(api, f"/saleslayer/pages/connectors/{DAG_ID}/trends")
     rows = page.xpath('//table[@id="runs"]/tbody/tr')
@@ -150,6 +151,7 @@ def test_trends_chart_every_run(three_runs: list[Any], api: Any) -> None:
     assert len(page.xpath('//div[@id="chart-stages"]//*[local-name()="rect"][@data-series]')) >= 3
 
 
+@pytest.mark.integration
 def test_the_run_report_page_matches_the_run_files(three_runs: list[Any], api: Any) -> None:
     run = three_runs[0]
     base = f"/saleslayer/pages/runs/{DAG_ID}/{quote(run.run_id, safe='')}"
@@ -182,6 +184,7 @@ def test_the_run_report_page_matches_the_run_files(three_runs: list[Any], api: A
     assert f"/saleslayer/runs/{DAG_ID}/{quote(run.run_id, safe='')}/report.json" in downloads
 
 
+@pytest.mark.integration
 def test_a_skipped_run_says_why(three_runs: list[Any], api: Any) -> None:
     run = three_runs[-1]
     page = _page(api, f"/saleslayer/pages/runs/{DAG_ID}/{quote(run.run_id, safe='')}")
@@ -189,6 +192,7 @@ def test_a_skipped_run_says_why(three_runs: list[Any], api: Any) -> None:
     assert "unchanged" in said.text_content()
 
 
+@pytest.mark.integration
 def test_a_dry_run_shows_its_sample_of_changes(world: World, api: Any) -> None:
     world.write_connector(DAG_ID, _connector(dry_run=True))
     day, text = first_day()
@@ -204,6 +208,7 @@ def test_a_dry_run_shows_its_sample_of_changes(world: World, api: Any) -> None:
     assert "pos_name" in delta.text_content()
 
 
+@pytest.mark.integration
 def test_pages_need_a_login_and_the_right_to_read_runs(
     three_runs: list[Any], api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -243,8 +248,25 @@ def test_pages_need_a_login_and_the_right_to_read_runs(
         assert api.get(path, headers=bearer()).status_code == 403
 
 
+@pytest.mark.integration
 def test_a_page_of_an_unknown_run_is_a_404_without_a_path(world: World, api: Any) -> None:
     answer = api.get(f"/saleslayer/pages/runs/{DAG_ID}/no_such_run", headers=bearer())
     assert answer.status_code == 404
     assert str(world.tmp) not in answer.text
     assert api.get("/saleslayer/pages/runs/..%2Fetc/x", headers=bearer()).status_code == 404
+
+
+def test_the_plugin_adds_the_pages_to_the_ui_below_the_api_base_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A navigation entry, a DAG tab and a DAG run tab, each in a frame of the UI (url_route),
+    with the placeholders the UI fills in, below `[api] base_url`'s path."""
+    from saleslayer_airflow.ui import plugin
+
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://example.test/airflow/")
+    views = {v["destination"]: v for v in plugin._external_views()}
+    assert views["nav"]["href"] == "https://example.test/airflow/saleslayer/pages/connectors"
+    assert views["dag"]["href"].endswith("/saleslayer/pages/connectors/{DAG_ID}/trends")
+    assert views["dag_run"]["href"].endswith("/saleslayer/pages/runs/{DAG_ID}/{RUN_ID}")
+    assert all(v["url_route"] for v in views.values())
+    assert len({v["url_route"] for v in views.values()}) == 3

@@ -36,7 +36,7 @@ RUN_FILES: dict[str, tuple[str, str]] = {
 }
 
 
-def _api_base_url() -> str:
+def api_base_url() -> str:
     """``[api] base_url`` without its trailing slash; empty (a root-relative link) if unset."""
     from airflow.sdk import conf
 
@@ -51,7 +51,7 @@ def run_file_url(dag_id: str, run_id: str, endpoint: str, *, base_url: str | Non
     """
     if endpoint not in RUN_FILES:
         raise ValueError(f"unknown run file {endpoint!r}; use one of {sorted(RUN_FILES)}")
-    root = _api_base_url() if base_url is None else base_url.rstrip("/")
+    root = api_base_url() if base_url is None else base_url.rstrip("/")
     dag = quote(dag_id, safe="")
     run = quote(run_id, safe="")
     return f"{root}{URL_PREFIX}/runs/{dag}/{run}/{endpoint}"

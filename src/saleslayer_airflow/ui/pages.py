@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from saleslayer_airflow.ui import charts
-from saleslayer_airflow.ui.links import URL_PREFIX, run_file_url
+from saleslayer_airflow.ui.links import URL_PREFIX, api_base_url, run_file_url
 from saleslayer_airflow.ui.rejects_summary import SAMPLES, RejectsSummary
 from saleslayer_airflow.ui.runs_data import TABLE_TERMS, ConnectorView, RunView, table_names
 
@@ -65,9 +65,7 @@ def _markup(html: str) -> Any:
 
 
 def _root() -> str:
-    from saleslayer_airflow.ui.links import _api_base_url
-
-    return _api_base_url()
+    return api_base_url()
 
 
 def overview_url() -> str:

@@ -33,9 +33,9 @@ def _external_views() -> list[dict[str, Any]]:
     DAG (its trends) and on each DAG run (its report), each shown in a frame (``url_route``).
     The UI fills in ``{DAG_ID}`` and ``{RUN_ID}``; ``[api] base_url``'s path is kept, so the
     pages also work when the UI is served below a path."""
-    from saleslayer_airflow.ui.links import _api_base_url
+    from saleslayer_airflow.ui.links import api_base_url
 
-    pages = f"{_api_base_url()}{URL_PREFIX}/pages"
+    pages = f"{api_base_url()}{URL_PREFIX}/pages"
     return [
         {
             "name": "Sales Layer",
