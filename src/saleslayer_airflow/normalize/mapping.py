@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from saleslayer_airflow.arrow_arrays import int64_array
 from saleslayer_airflow.mapping.columns import MappedColumns
 from saleslayer_airflow.mapping.plan import PARENT_REF, TablePlan
 from saleslayer_airflow.mapping.values import rejected_reference
@@ -229,9 +230,7 @@ class TableMapper:
                 return found
             if isinstance(found, list):
                 return [found[i] for i in positions.to_list()]
-            import pyarrow as pa
-
-            return found.take(pa.array(positions.to_numpy()))
+            return found.take(int64_array(positions.to_numpy()))
 
         rules: list[Rule] = [self.ref_rule, *self.rules]
         outcomes = convert_all([(rule, _rule_cells(rule, cells, count)) for rule in rules], count)

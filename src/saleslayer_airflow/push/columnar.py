@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
+from saleslayer_airflow.arrow_arrays import bool_array
 from saleslayer_airflow.numbers import ExactNumber, staged_number
 from saleslayer_airflow.push.items import StagedItems, StagedLayout
 from saleslayer_airflow.state.delta import Decision
@@ -502,7 +503,7 @@ def spans(
                 positions = np.flatnonzero(mask)
                 if encoding is not None and len(positions):
                     if len(positions) < batch.num_rows:
-                        batch = batch.filter(pa.array(mask))
+                        batch = batch.filter(bool_array(mask))
                     encoded = _encoded(
                         batch, layout, positions + start, decided, store, options, encoding
                     )
@@ -512,7 +513,7 @@ def spans(
                 items: list[OutgoingItem] = []
                 if len(positions):
                     if len(positions) < batch.num_rows:
-                        batch = batch.filter(pa.array(mask))
+                        batch = batch.filter(bool_array(mask))
                     # Read a column at a time (StagedLayout.batch_fields), not a dict per row.
                     column = batch.column(0)
                     references = column.to_pylist()

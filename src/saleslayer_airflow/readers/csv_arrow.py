@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from saleslayer_airflow.arrow_arrays import int64_array
 from saleslayer_airflow.config.formats import CsvFormat
 from saleslayer_airflow.readers.batches import (
     ASCII_COMPATIBLE,
@@ -377,7 +378,7 @@ class CsvBatchReader:
         batch = SourceBatch(
             file=self._file,
             first_record=self.fast_records,
-            lines=pa.array(np.concatenate(lines) if len(lines) > 1 else lines[0], pa.int64()),
+            lines=int64_array(np.concatenate(lines) if len(lines) > 1 else lines[0]),
             text={
                 name: arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
                 for name, arrays in parts.items()

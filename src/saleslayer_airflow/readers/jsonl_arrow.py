@@ -42,6 +42,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from saleslayer_airflow.arrow_arrays import bool_array, int64_array
 from saleslayer_airflow.readers.batches import (
     SourceBatch,
     batch_of,
@@ -495,7 +496,7 @@ class _Proven:
             raise _NotProven(f"the numbers at {key!r} cannot be told apart in the lines")
         literals = pc.struct_field(pc.extract_regex(texts, pattern), [0])
         if doubt.any():
-            literals = pc.if_else(pa.array(doubt), pa.scalar(None, pa.string()), literals)
+            literals = pc.if_else(bool_array(doubt), pa.nulls(1, pa.string())[0], literals)
         same = pc.equal(pc.cast(literals, pa.float64()), values)
         if pc.any(pc.invert(same)).as_py():
             raise _NotProven(f"a number at {key!r} is not the one pyarrow read")
@@ -678,7 +679,7 @@ def _assemble(
     for path in paths:
         pieces = [p.columns[path] for p in parts]
         flags = np.concatenate([p.present[path] for p in parts])
-        present[path] = pa.array(flags, pa.bool_())
+        present[path] = bool_array(flags)
         array: pa.Array | None
         if all(isinstance(piece, pa.Array) for piece in pieces):
             joined = pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces)
@@ -706,7 +707,7 @@ def _assemble(
     return batch_of(
         file=file,
         first_record=first_record,
-        lines=pa.array(np.concatenate([p.lines for p in parts]), pa.int64()),
+        lines=int64_array(np.concatenate([p.lines for p in parts])),
         text=text,
         objects=objects,
         problems=problems,
