@@ -159,7 +159,9 @@ def _modified(path: Any) -> datetime | None:
     mtime = getattr(info, "st_mtime", None)
     if mtime is None and isinstance(info, dict):
         mtime = info.get("mtime")
-    if mtime is None:
+    if mtime is None or mtime == 0:
+        # Object stores have no folders: Airflow's stat of an S3 "directory" reports st_mtime 0
+        # (no time known), which is not 1970; the caller falls back to the marker's time.
         return None
     if isinstance(mtime, datetime):
         return mtime if mtime.tzinfo else mtime.replace(tzinfo=UTC)

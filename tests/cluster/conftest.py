@@ -23,7 +23,7 @@ from tests.cluster.harness import (
     check_prerequisites,
     start_cluster,
 )
-from tests.cluster.workload import ACCOUNTS, connectors
+from tests.cluster.workload import ACCOUNTS, connectors, scenarios
 
 #: How long the twelve runs may take together (measured here: about 70 s on a quiet machine).
 RUNS_TIMEOUT = 420.0
@@ -33,7 +33,8 @@ LOGS_TIMEOUT = 60.0
 
 @pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """The running cluster with twelve connector DAGs parsed (still paused)."""
+    """The running cluster with twelve connector DAGs and the scenario connectors parsed (all
+    still paused)."""
     try:
         check_prerequisites()
     except ClusterUnavailable as exc:
@@ -43,7 +44,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
     began = time.monotonic()
     try:
-        running = start_cluster(root, connectors(12))
+        running = start_cluster(root, connectors(12), scenarios=scenarios())
     except ClusterError as exc:
         pytest.fail(f"the cluster did not start: {exc}")
     running.timings["start-up in all"] = time.monotonic() - began

@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from tests.cluster.workload import ACCOUNTS, Connector, conn_id, pool_name
+from tests.cluster.workload import ACCOUNTS, Connector, Scenario, conn_id, pool_name
 from tests.live_airflow.conftest import _healthy, _plugins_folder, free_port, tail
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +50,11 @@ WORKER_CONCURRENCY = 3
 TRACKING = {"tracking": {"steps_to_end": 1, "seconds_per_step": 0.5, "tick_seconds": 0.1}}
 #: The emulator's test connector (default tenant file, docs/emulator.md): test values only.
 SL_CODE, SL_KEY = "CN123TEST", "pk-S3cret-Private-Key-4-tests"
+#: A task whose worker vanished (no heartbeat for this long) is failed by the scheduler and, with
+#: retries left, queued again: 300 s by default, 20 s here so the lost-worker test sees its retry
+#: within a minute. The task supervisor heartbeats every 5 s ([workers] min_heartbeat_interval), so
+#: a live task would have to miss four heartbeats in a row to be taken for lost.
+HEARTBEAT_TIMEOUT = 20
 
 
 class ClusterUnavailable(Exception):
@@ -178,12 +183,16 @@ class Cluster:
 
     root: Path
     connectors: list[Connector]
+    #: Scenario connector files (tests/cluster/workload.py), parsed but not among ``connectors``.
+    scenarios: list[Scenario] = field(default_factory=list)
     base_url: str = ""
     password: str = field(default="", repr=False)
     env: dict[str, str] = field(default_factory=dict, repr=False)
     homes: dict[str, Path] = field(default_factory=dict)
     processes: dict[str, Process] = field(default_factory=dict)
     services: list[Process] = field(default_factory=list)
+    #: Components killed on purpose (no longer watched; still stopped, in case of leftovers).
+    lost: list[Process] = field(default_factory=list)
     emulators: dict[str, Any] = field(default_factory=dict, repr=False)
     s3_endpoint: str = ""
     s3_key_id: str = field(default="", repr=False)
@@ -229,6 +238,40 @@ class Cluster:
         self.processes[name] = process
         return process
 
+    def kill_worker(self, name: str) -> list[int]:
+        """SIGKILL a worker as if its machine was lost: the worker's process group and the group
+        of every process below it, at once; returns the pids killed.
+
+        The worker's own group is not enough: Airflow 3's task supervisor puts each task process
+        in a process group of its own (``os.setpgid`` in ``airflow.sdk.execution_time.supervisor``)
+        so it can signal the task's whole tree; killing only the worker's group would leave the
+        task running (and pushing) without its supervisor."""
+        import psutil
+
+        process = self.processes.pop(name)
+        tree = [process.popen.pid]
+        with contextlib.suppress(psutil.NoSuchProcess):
+            tree += [c.pid for c in psutil.Process(process.popen.pid).children(recursive=True)]
+        groups = set()
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError):
+                groups.add(os.getpgid(pid))
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
+        process.popen.wait(timeout=30)
+        self.lost.append(process)
+        return tree
+
+    def state_engine(self) -> Any:
+        """An SQLAlchemy engine on the connectors' state store (the test's own view of it)."""
+        import sqlalchemy as sa
+
+        assert self.postgres is not None
+        return sa.create_engine(
+            self.postgres.url("saleslayer_state", driver="psycopg2"), poolclass=sa.pool.NullPool
+        )
+
     def cli(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
         home = self.homes.setdefault("cli", self.root / "homes" / "cli")
         home.mkdir(parents=True, exist_ok=True)
@@ -273,6 +316,75 @@ class Cluster:
             raise ClusterError(f"GET {path}: {answer.status_code} {answer.text}")
         return answer.json()
 
+    def trigger(self, dag_ids: Iterable[str]) -> dict[str, str]:
+        """Unpause each DAG and trigger one run of it (no logical date); returns the run ids."""
+        run_ids: dict[str, str] = {}
+        for dag_id in dag_ids:
+            answer = self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+            if answer.status_code != 200:
+                raise ClusterError(f"unpause {dag_id}: {answer.status_code} {answer.text}")
+            answer = self.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
+            if answer.status_code != 200:
+                raise ClusterError(f"trigger {dag_id}: {answer.status_code} {answer.text}")
+            run_ids[dag_id] = str(answer.json()["dag_run_id"])
+        return run_ids
+
+    def wait_runs(self, run_ids: dict[str, str], timeout: float) -> dict[str, dict[str, Any]]:
+        """Wait until every run (dag id -> run id) has finished; returns the runs as the API
+        shows them, whatever their state."""
+
+        def finished() -> dict[str, dict[str, Any]] | None:
+            found = {d: self.get(f"/dags/{d}/dagRuns/{r}") for d, r in run_ids.items()}
+            done = all(run["state"] in ("success", "failed") for run in found.values())
+            return found if done else None
+
+        result: dict[str, dict[str, Any]] = self.wait_for(
+            f"the runs of {sorted(run_ids)} to finish", finished, timeout
+        )
+        return result
+
+    def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
+        found = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        return {str(ti["task_id"]): ti for ti in found}
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
+        return self.get(f"{path}/xcomEntries/return_value", deserialize=True)["value"]
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
+        """A task try's log through the api-server (read from the bucket: remote logging)."""
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+        answer = self.api("GET", path)
+        if answer.status_code != 200:
+            return f"(no log: {answer.status_code} {answer.text[:300]})"
+        lines = []
+        for event in answer.json().get("content") or []:
+            if not isinstance(event, dict):
+                lines.append(str(event))
+                continue
+            lines.append(str(event.get("event", "")))
+            lines += [
+                f"  {e['exc_type']}: {e['exc_value']}" for e in event.get("error_detail") or []
+            ]
+        return "\n".join(lines)
+
+    def why_failed(self, runs: Iterable[dict[str, Any]]) -> str:
+        """The last lines of the log of each failed task of the failed ``runs`` (as the API
+        shows runs), for messages."""
+        told = []
+        for run in runs:
+            if run["state"] == "success":
+                continue
+            dag_id = run["dag_id"]
+            for ti in self.task_instances(dag_id, run["dag_run_id"]).values():
+                if ti["state"] in ("failed", "upstream_failed"):
+                    log = self.task_log(dag_id, run["dag_run_id"], ti["task_id"], ti["try_number"])
+                    told.append(
+                        f"--- {dag_id}.{ti['task_id']} ({ti['state']}, try {ti['try_number']} "
+                        f"on {ti['hostname']})\n{log[-2500:]}"
+                    )
+        return "\n".join(told)
+
     def component_logs(self, lines: int = 30) -> str:
         return "\n".join(f"--- {n}\n{tail(p.log, lines)}" for n, p in self.processes.items())
 
@@ -313,6 +425,7 @@ class Cluster:
         others = [p for n, p in self.processes.items() if n not in WORKERS]
         stop_processes(workers)
         stop_processes(others)
+        stop_processes(self.lost, grace=0.1)
         stop_processes(self.services, grace=10)
         for emulator in self.emulators.values():
             with contextlib.suppress(Exception):
@@ -454,6 +567,12 @@ def _airflow_env(cluster: Cluster, broker: str, port: int, pythonpath: Path) -> 
             "AIRFLOW__CELERY__BROKER_URL": broker,
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata,
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+            # A lost worker's task is found by its missing heartbeats, not by Celery: with
+            # task_acks_late (the provider's default) its message stays unacknowledged in Redis
+            # until the visibility timeout (24 h by default), and must stay so: a shorter timeout
+            # redelivers long pushes that are still running. See HEARTBEAT_TIMEOUT.
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(port),
@@ -486,9 +605,17 @@ def _airflow_env(cluster: Cluster, broker: str, port: int, pythonpath: Path) -> 
     return env
 
 
-def start_cluster(root: Path, chosen: list[Connector], start_timeout: float = 240.0) -> Cluster:
-    """Start the servers and Airflow with ``chosen`` connector files; returns once the API is
-    healthy, both workers are registered with the broker and every DAG is parsed.
+def start_cluster(
+    root: Path,
+    chosen: list[Connector],
+    start_timeout: float = 240.0,
+    scenarios: list[Scenario] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Cluster:
+    """Start the servers and Airflow with ``chosen`` connector files (and the ``scenarios``'
+    files, their exports on the FTP server); returns once the API is healthy, both workers are
+    registered with the broker and every DAG is parsed. ``extra_env`` adds or overrides settings
+    of every Airflow component (bench/parse_scale.py: the dag-processor's stats interval).
 
     On any failure everything started so far is stopped again before the error propagates.
     """
@@ -497,7 +624,7 @@ def start_cluster(root: Path, chosen: list[Connector], start_timeout: float = 24
     from tests.state.postgres import start_postgres
 
     check_prerequisites()
-    cluster = Cluster(root=root, connectors=chosen)
+    cluster = Cluster(root=root, connectors=chosen, scenarios=list(scenarios or []))
     cluster.password = secrets.token_urlsafe(16)
     try:
         began = time.monotonic()
@@ -523,11 +650,18 @@ def start_cluster(root: Path, chosen: list[Connector], start_timeout: float = 24
                 )
             else:
                 cluster.http.state.files[connector.export_name] = connector.export_csv().encode()
+        for scenario in cluster.scenarios:
+            (root / "connectors" / f"{scenario.dag_id}.yaml").write_text(
+                scenario.yaml(), encoding="utf-8"
+            )
+            for name, text in scenario.files.items():
+                (root / "ftproot" / "exports" / name).write_text(text, encoding="utf-8")
         cluster.timings["servers"] = time.monotonic() - began
 
         port = free_port()
         cluster.base_url = f"http://127.0.0.1:{port}"
         cluster.env = _airflow_env(cluster, broker, port, _hostname_module(root / "pylib"))
+        cluster.env.update(extra_env or {})
         began = time.monotonic()
         cluster.cli("db", "migrate", timeout=600)
         cluster.timings["db migrate"] = time.monotonic() - began
@@ -583,5 +717,13 @@ def _dags_parsed(cluster: Cluster) -> bool:
     errors = cluster.get("/importErrors")["import_errors"]
     if errors:
         raise ClusterError(f"the DAG folder has import errors: {errors}")
-    dags = cluster.get("/dags", limit=100)["dags"]
-    return {d["dag_id"] for d in dags} >= {c.dag_id for c in cluster.connectors}
+    wanted = {c.dag_id for c in cluster.connectors} | {s.dag_id for s in cluster.scenarios}
+    listed: set[str] = set()
+    offset = 0
+    # Pages of 100: the API caps `limit` at [api] maximum_page_limit (100 by default).
+    while True:
+        page = cluster.get("/dags", limit=100, offset=offset, order_by="dag_id")["dags"]
+        listed |= {d["dag_id"] for d in page}
+        offset += len(page)
+        if len(page) < 100:
+            return listed >= wanted

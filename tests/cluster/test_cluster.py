@@ -82,12 +82,27 @@ def test_reports_balance(cluster: Cluster, runs: Runs) -> None:
         assert counts["failed"] == counts["updated"] == counts["unchanged"] == 0, (dag_id, counts)
 
 
-def emulator_products(cluster: Cluster, account: str) -> dict[str, dict[str, Any]]:
-    """An emulator's products table through its inspection route, over HTTP."""
-    url = f"{cluster.emulators[account].base_url}/_emulator/tables/products"
+def emulator_products(
+    cluster: Cluster, account: str, prefix: str = ""
+) -> dict[str, dict[str, Any]]:
+    """An emulator's products table through its inspection route, over HTTP (the references
+    starting with ``prefix`` only)."""
+    return emulator_table(cluster, account, "products", prefix)
+
+
+def emulator_table(
+    cluster: Cluster, account: str, table: str, prefix: str = ""
+) -> dict[str, dict[str, Any]]:
+    url = f"{cluster.emulators[account].base_url}/_emulator/tables/{table}"
     answer = httpx.get(url, timeout=30)
     assert answer.status_code == 200, answer.text
-    return {str(item["ref"]): item for item in answer.json()["items"]}
+    items = answer.json()["items"]
+    return {str(item["ref"]): item for item in items if str(item["ref"]).startswith(prefix)}
+
+
+#: The twelve connectors' references (the scenario tests' have other prefixes: the emulators
+#: hold those too when a scenario test ran first).
+TWELVE = "C"
 
 
 @pytest.mark.parametrize("account", ACCOUNTS)
@@ -95,7 +110,7 @@ def test_each_emulator_holds_exactly_its_account_s_products(
     cluster: Cluster, runs: Runs, account: str
 ) -> None:
     expected = expected_products(account, cluster.connectors)
-    stored = emulator_products(cluster, account)
+    stored = emulator_products(cluster, account, TWELVE)
     assert set(stored) == set(expected)
     for ref, fields in expected.items():
         item = stored[ref]
@@ -106,7 +121,7 @@ def test_each_emulator_holds_exactly_its_account_s_products(
     # Nothing was lost or sent twice: each reference exactly once in the import calls the
     # emulator accepted, in ceil(23 / 10) = 3 calls per connector.
     sent = sent_references(cluster.root / f"emulator-{account}.sqlite", "products")
-    assert sorted(sent) == sorted(expected)
+    assert sorted(r for r in sent if r.startswith(TWELVE)) == sorted(expected)
     mine = [c for c in cluster.connectors if c.account == account]
     calls = runs.stats[account]["by_endpoint"].get("POST /", 0)
     assert calls == len(mine) * -(-(ROWS - 1) // BATCH_SIZE), runs.stats[account]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 ACCOUNTS = ("a", "b")
@@ -125,3 +126,247 @@ def expected_products(account: str, chosen: list[Connector]) -> dict[str, dict[s
                     "prod_price": float(row["price"]),
                 }
     return expected
+
+
+# ----------------------------------------------------------------------------- more connectors
+#
+# Connector files for single scenarios (a worker lost mid-push, a backfill, two accounts with the
+# same references). They are written into the DAG folder at start with the twelve above but are
+# not part of ``Cluster.connectors``: the twelve-run tests count only their own. Their references
+# carry prefixes of their own (K-, B-, T-), never the twelve's ``Cnn-``.
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A connector file of one scenario and the export files it reads from the FTP server
+    (names under ``/exports``)."""
+
+    dag_id: str
+    account: str
+    text: str
+    files: dict[str, str]
+
+    def yaml(self) -> str:
+        return self.text
+
+
+def _csv(rows: list[dict[str, str]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+#: The lost-worker scenario: 60 products in batches of 4, i.e. 15 import calls, each waiting for
+#: its import job to end (the test slows the emulator's tracking), so the push lasts long enough
+#: to be killed in the middle with batches acknowledged before and after.
+KILLED_DAG, KILLED_ROWS, KILLED_BATCH = "cluster_killed_push", 60, 4
+
+
+def killed_rows() -> list[dict[str, str]]:
+    return [
+        {"sku": f"K-{n:03d}", "name_en": f"Killed push product {n}", "price": f"{n}.50"}
+        for n in range(1, KILLED_ROWS + 1)
+    ]
+
+
+def killed_push() -> Scenario:
+    text = f"""\
+id: {KILLED_DAG}
+description: Cluster test connector whose worker is killed in the middle of the push.
+schedule: null
+start_date: 2026-11-01
+catchup: false
+retries: 2
+retry_delay: 1s
+source:
+  kind: ftp
+  conn_id: erp_ftp
+  path: "/exports/killed.csv"
+  stable_for: 0s
+format: {{type: csv}}
+tables:
+  products:
+    reference: sku
+    fields:
+      prod_title: {{column: name, languages: [en], required: true}}
+      prod_price: {{column: price, type: number}}
+target:
+  conn_id: {conn_id("a")}
+  batch_size: {KILLED_BATCH}
+  pool: {pool_name("a")}
+"""
+    return Scenario(KILLED_DAG, "a", text, {"killed.csv": _csv(killed_rows())})
+
+
+#: The backfill scenario: a daily connector whose FTP path names the run's day; three days, each
+#: export with other prices and titles, the newest day's data the newest.
+BACKFILL_DAG, BACKFILL_ROWS = "cluster_backfill_daily", 10
+
+
+def backfill_days(today: date | None = None) -> list[date]:
+    """Three consecutive past days (a backfill only creates runs whose interval has ended)."""
+    today = today or datetime.now(UTC).date()
+    return [today - timedelta(days=n) for n in (7, 6, 5)]
+
+
+def backfill_rows(day: date) -> list[dict[str, str]]:
+    stamp = day.strftime("%Y%m%d")
+    return [
+        {
+            "sku": f"B-{n:03d}",
+            "name_en": f"Product {n} as of {stamp}",
+            "price": f"{day.day}.{n:02d}",
+        }
+        for n in range(1, BACKFILL_ROWS + 1)
+    ]
+
+
+def backfill_daily(days: list[date]) -> Scenario:
+    # end_date = the last backfilled day: unpausing the DAG (the scheduler runs no task of a
+    # paused DAG, backfill runs included) then schedules no run of its own (catchup is off and
+    # today's run would be after the end date), so every run of this DAG is a backfill run.
+    text = f"""\
+id: {BACKFILL_DAG}
+description: Cluster test connector backfilled over several days, one export per day.
+schedule: "@daily"
+start_date: {days[0].isoformat()}
+end_date: {days[-1].isoformat()}
+catchup: false
+retries: 1
+retry_delay: 1s
+source:
+  kind: ftp
+  conn_id: erp_ftp
+  path: "/exports/daily_{{{{ ds_nodash }}}}.csv"
+  stable_for: 0s
+format: {{type: csv}}
+tables:
+  products:
+    reference: sku
+    fields:
+      prod_title: {{column: name, languages: [en], required: true}}
+      prod_price: {{column: price, type: number}}
+target:
+  conn_id: {conn_id("b")}
+  batch_size: 5
+  pool: {pool_name("b")}
+"""
+    files = {f"daily_{day.strftime('%Y%m%d')}.csv": _csv(backfill_rows(day)) for day in days}
+    return Scenario(BACKFILL_DAG, "b", text, files)
+
+
+#: The two-accounts scenario: one connector per account, the same tables (categories, products)
+#: and the same references, other titles; a third connector (account b) pushes products linking
+#: one category only account a has, and one both have.
+TWIN_REFS = [f"T-{n:03d}" for n in range(1, 9)]
+TWIN_CATEGORY, ONLY_A_CATEGORY = "T-CAT", "T-CAT-ONLY-A"
+LATE_KNOWN, LATE_UNKNOWN = "T-LATE-KNOWN", "T-LATE-ORPHAN"
+
+
+def twin_dag(account: str) -> str:
+    return f"cluster_twin_{account}"
+
+
+LATE_DAG = "cluster_twin_b_late"
+
+
+def twin_rows(account: str) -> list[dict[str, str]]:
+    rows = [
+        {
+            "sku": ref,
+            "name_en": f"{ref} of account {account}",
+            "category": TWIN_CATEGORY,
+            "category_name_en": f"Category of account {account}",
+        }
+        for ref in TWIN_REFS
+    ]
+    if account == "a":
+        # A category only account a gets (with a product of its own linking it).
+        rows.append(
+            {
+                "sku": "T-A-ONLY",
+                "name_en": "Only in account a",
+                "category": ONLY_A_CATEGORY,
+                "category_name_en": "Only in account a",
+            }
+        )
+    return rows
+
+
+def late_rows() -> list[dict[str, str]]:
+    return [
+        {"sku": LATE_KNOWN, "name_en": "Links a category account b has", "category": TWIN_CATEGORY},
+        {
+            "sku": LATE_UNKNOWN,
+            "name_en": "Links a category of account a",
+            "category": ONLY_A_CATEGORY,
+        },
+    ]
+
+
+_TWIN_TABLES = """\
+tables:
+  categories:
+    reference: category
+    fields:
+      cat_title: {column: category_name, languages: [en]}
+  products:
+    reference: sku
+    categories: {column: category}
+    fields:
+      prod_title: {column: name, languages: [en], required: true}
+"""
+
+_LATE_TABLES = """\
+tables:
+  products:
+    reference: sku
+    categories: {column: category}
+    fields:
+      prod_title: {column: name, languages: [en], required: true}
+"""
+
+
+def _twin_text(dag_id: str, account: str, export: str, tables: str, reject_ratio: float) -> str:
+    return f"""\
+id: {dag_id}
+description: Cluster test connector of account {account}; references shared with the other.
+schedule: null
+start_date: 2026-11-01
+catchup: false
+retries: 1
+retry_delay: 1s
+source:
+  kind: ftp
+  conn_id: erp_ftp
+  path: "/exports/{export}"
+  stable_for: 0s
+format: {{type: csv}}
+{tables}target:
+  conn_id: {conn_id(account)}
+  batch_size: 20
+  pool: {pool_name(account)}
+validation: {{max_reject_ratio: {reject_ratio}}}
+"""
+
+
+def twins() -> list[Scenario]:
+    found = [
+        Scenario(
+            twin_dag(account),
+            account,
+            _twin_text(twin_dag(account), account, f"twin_{account}.csv", _TWIN_TABLES, 0.0),
+            {f"twin_{account}.csv": _csv(twin_rows(account))},
+        )
+        for account in ACCOUNTS
+    ]
+    late = _twin_text(LATE_DAG, "b", "twin_b_late.csv", _LATE_TABLES, 0.6)
+    found.append(Scenario(LATE_DAG, "b", late, {"twin_b_late.csv": _csv(late_rows())}))
+    return found
+
+
+def scenarios() -> list[Scenario]:
+    """Every scenario connector the cluster tests start with."""
+    return [killed_push(), backfill_daily(backfill_days()), *twins()]
