@@ -169,13 +169,10 @@ def _modified(path: Any) -> datetime | None:
 
 
 def _remove_tree(path: Any) -> None:
-    """Delete an object-storage folder (no symbolic links there)."""
-    if path.is_dir():
-        for child in path.iterdir():
-            _remove_tree(child)
-        path.rmdir()
-    else:
-        path.unlink()
+    """Delete an object-storage folder: every object under its prefix. An object store has no
+    folders to remove one by one (a "folder" is gone with its last object; removing it as a
+    directory fails half-way with NotADirectoryError), and no symbolic links."""
+    path.fs.rm(path.path.rstrip("/") + "/", recursive=True)
 
 
 def clean_old_runs(
