@@ -34,11 +34,11 @@ import httpx
 
 from tests.cluster.workload import ACCOUNTS, Connector, Scenario, conn_id, pool_name
 from tests.live_airflow.conftest import _healthy, _plugins_folder, free_port, tail
+from tests.live_airflow.rest import USER, AirflowApiError, AirflowRest
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 DAGS = ROOT / "dags"
-USER = "admin"
 BUCKET = "saleslayer-staging"
 #: Separate process groups, started in this order (workers last: they need the API to run tasks).
 SERVICES = ("scheduler", "dag-processor", "api-server", "triggerer")
@@ -61,7 +61,7 @@ class ClusterUnavailable(Exception):
     """Something the cluster needs is not installed here; the message says what."""
 
 
-class ClusterError(RuntimeError):
+class ClusterError(AirflowApiError):
     """Everything is installed but the cluster did not come up (a failure, not a skip)."""
 
 
@@ -178,7 +178,7 @@ def wait_until(
 
 
 @dataclass
-class Cluster:
+class Cluster(AirflowRest):
     """The running cluster; build with :func:`start_cluster`, always :meth:`stop`."""
 
     root: Path
@@ -291,30 +291,6 @@ class Cluster:
                 f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
             )
         return done
-
-    def token(self) -> str:
-        if self._token is None:
-            answer = httpx.post(
-                f"{self.base_url}/auth/token",
-                json={"username": USER, "password": self.password},
-                timeout=30,
-            )
-            if answer.status_code not in (200, 201):
-                raise ClusterError(f"no API token: {answer.status_code} {answer.text}")
-            self._token = str(answer.json()["access_token"])
-        return self._token
-
-    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.token()}"}
-        return httpx.request(
-            method, f"{self.base_url}/api/v2{path}", headers=headers, timeout=60, **kwargs
-        )
-
-    def get(self, path: str, **params: Any) -> Any:
-        answer = self.api("GET", path, params=params)
-        if answer.status_code != 200:
-            raise ClusterError(f"GET {path}: {answer.status_code} {answer.text}")
-        return answer.json()
 
     def trigger(self, dag_ids: Iterable[str]) -> dict[str, str]:
         """Unpause each DAG and trigger one run of it (no logical date); returns the run ids."""

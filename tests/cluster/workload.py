@@ -70,43 +70,27 @@ class Connector:
         return rows
 
     def export_csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=["sku", "name_en", "price"], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.rows())
-        return out.getvalue()
+        return _csv(self.rows())
 
     def yaml(self) -> str:
         if self.source == "ftp":
-            source = f'kind: ftp\n  conn_id: erp_ftp\n  path: "/exports/{self.export_name}"\n'
-            source += "  stable_for: 0s"
+            source = _ftp_source(self.export_name)
         else:
-            source = f'kind: http\n  conn_id: erp_http\n  endpoint: "exports/{self.export_name}"'
-        return f"""\
-id: {self.dag_id}
-description: Cluster test connector {self.number} ({self.source} to account {self.account}).
-schedule: null
-start_date: 2026-11-01
-catchup: false
-# Retries matter on a cluster: a worker lost mid-task is a failed try the next try resumes.
-retries: 2
-retry_delay: 2s
-source:
-  {source}
-format: {{type: csv}}
-tables:
-  products:
-    reference: sku
-    fields:
-      prod_title: {{column: name, languages: [en], required: true}}
-      prod_price: {{column: price, type: number}}
-target:
-  conn_id: {conn_id(self.account)}
-  batch_size: {BATCH_SIZE}
-  # One pool per account, one slot each: pushes to one account never overlap.
-  pool: {pool_name(self.account)}
-validation: {{max_reject_ratio: 0.1}}
-"""
+            source = (
+                f'  kind: http\n  conn_id: erp_http\n  endpoint: "exports/{self.export_name}"\n'
+            )
+        # Retries matter on a cluster: a worker lost mid-task is a failed try the next try
+        # resumes. One pool per account, one slot each: pushes to one account never overlap.
+        return connector_yaml(
+            self.dag_id,
+            f"Cluster test connector {self.number} ({self.source} to account {self.account}).",
+            self.account,
+            source=source,
+            retries=2,
+            retry_delay="2s",
+            batch_size=BATCH_SIZE,
+            reject_ratio=0.1,
+        )
 
 
 def connectors(count: int = 12) -> list[Connector]:
@@ -158,6 +142,52 @@ def _csv(rows: list[dict[str, str]]) -> str:
     return out.getvalue()
 
 
+#: The table most connectors import: products with a required title and a price.
+PRODUCTS_TABLES = """\
+tables:
+  products:
+    reference: sku
+    fields:
+      prod_title: {column: name, languages: [en], required: true}
+      prod_price: {column: price, type: number}
+"""
+
+
+def _ftp_source(export: str) -> str:
+    """The ``source:`` body of an export under the FTP server's /exports (taken at once)."""
+    return f'  kind: ftp\n  conn_id: erp_ftp\n  path: "/exports/{export}"\n  stable_for: 0s\n'
+
+
+def connector_yaml(
+    dag_id: str,
+    description: str,
+    account: str,
+    *,
+    source: str,
+    retries: int,
+    retry_delay: str,
+    batch_size: int,
+    tables: str = PRODUCTS_TABLES,
+    schedule: str = "null",
+    start_date: str = "2026-11-01",
+    end_date: str | None = None,
+    reject_ratio: float | None = None,
+) -> str:
+    """A connector file of the cluster tests: CSV from ``source`` into ``account``'s Sales
+    Layer through the account's one-slot pool (pushes to one account never overlap)."""
+    dates = f"start_date: {start_date}\n" + (f"end_date: {end_date}\n" if end_date else "")
+    validation = (
+        f"validation: {{max_reject_ratio: {reject_ratio}}}\n" if reject_ratio is not None else ""
+    )
+    return (
+        f"id: {dag_id}\ndescription: {description}\nschedule: {schedule}\n{dates}"
+        f"catchup: false\nretries: {retries}\nretry_delay: {retry_delay}\n"
+        f"source:\n{source}format: {{type: csv}}\n{tables}"
+        f"target:\n  conn_id: {conn_id(account)}\n  batch_size: {batch_size}\n"
+        f"  pool: {pool_name(account)}\n{validation}"
+    )
+
+
 #: The lost-worker scenario: 60 products in batches of 4, i.e. 15 import calls, each waiting for
 #: its import job to end (the test slows the emulator's tracking), so the push lasts long enough
 #: to be killed in the middle with batches acknowledged before and after.
@@ -172,31 +202,15 @@ def killed_rows() -> list[dict[str, str]]:
 
 
 def killed_push() -> Scenario:
-    text = f"""\
-id: {KILLED_DAG}
-description: Cluster test connector whose worker is killed in the middle of the push.
-schedule: null
-start_date: 2026-11-01
-catchup: false
-retries: 2
-retry_delay: 1s
-source:
-  kind: ftp
-  conn_id: erp_ftp
-  path: "/exports/killed.csv"
-  stable_for: 0s
-format: {{type: csv}}
-tables:
-  products:
-    reference: sku
-    fields:
-      prod_title: {{column: name, languages: [en], required: true}}
-      prod_price: {{column: price, type: number}}
-target:
-  conn_id: {conn_id("a")}
-  batch_size: {KILLED_BATCH}
-  pool: {pool_name("a")}
-"""
+    text = connector_yaml(
+        KILLED_DAG,
+        "Cluster test connector whose worker is killed in the middle of the push.",
+        "a",
+        source=_ftp_source("killed.csv"),
+        retries=2,
+        retry_delay="1s",
+        batch_size=KILLED_BATCH,
+    )
     return Scenario(KILLED_DAG, "a", text, {"killed.csv": _csv(killed_rows())})
 
 
@@ -227,32 +241,18 @@ def backfill_daily(days: list[date]) -> Scenario:
     # end_date = the last backfilled day: unpausing the DAG (the scheduler runs no task of a
     # paused DAG, backfill runs included) then schedules no run of its own (catchup is off and
     # today's run would be after the end date), so every run of this DAG is a backfill run.
-    text = f"""\
-id: {BACKFILL_DAG}
-description: Cluster test connector backfilled over several days, one export per day.
-schedule: "@daily"
-start_date: {days[0].isoformat()}
-end_date: {days[-1].isoformat()}
-catchup: false
-retries: 1
-retry_delay: 1s
-source:
-  kind: ftp
-  conn_id: erp_ftp
-  path: "/exports/daily_{{{{ ds_nodash }}}}.csv"
-  stable_for: 0s
-format: {{type: csv}}
-tables:
-  products:
-    reference: sku
-    fields:
-      prod_title: {{column: name, languages: [en], required: true}}
-      prod_price: {{column: price, type: number}}
-target:
-  conn_id: {conn_id("b")}
-  batch_size: 5
-  pool: {pool_name("b")}
-"""
+    text = connector_yaml(
+        BACKFILL_DAG,
+        "Cluster test connector backfilled over several days, one export per day.",
+        "b",
+        source=_ftp_source("daily_{{ ds_nodash }}.csv"),
+        schedule='"@daily"',
+        start_date=days[0].isoformat(),
+        end_date=days[-1].isoformat(),
+        retries=1,
+        retry_delay="1s",
+        batch_size=5,
+    )
     files = {f"daily_{day.strftime('%Y%m%d')}.csv": _csv(backfill_rows(day)) for day in days}
     return Scenario(BACKFILL_DAG, "b", text, files)
 
@@ -330,26 +330,17 @@ tables:
 
 
 def _twin_text(dag_id: str, account: str, export: str, tables: str, reject_ratio: float) -> str:
-    return f"""\
-id: {dag_id}
-description: Cluster test connector of account {account}; references shared with the other.
-schedule: null
-start_date: 2026-11-01
-catchup: false
-retries: 1
-retry_delay: 1s
-source:
-  kind: ftp
-  conn_id: erp_ftp
-  path: "/exports/{export}"
-  stable_for: 0s
-format: {{type: csv}}
-{tables}target:
-  conn_id: {conn_id(account)}
-  batch_size: 20
-  pool: {pool_name(account)}
-validation: {{max_reject_ratio: {reject_ratio}}}
-"""
+    return connector_yaml(
+        dag_id,
+        f"Cluster test connector of account {account}; references shared with the other.",
+        account,
+        source=_ftp_source(export),
+        tables=tables,
+        retries=1,
+        retry_delay="1s",
+        batch_size=20,
+        reject_ratio=reject_ratio,
+    )
 
 
 def twins() -> list[Scenario]:

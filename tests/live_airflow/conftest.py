@@ -39,11 +39,11 @@ import pytest
 
 from tests.conftest import DAGS
 from tests.e2e.conftest import FAST_TRACKING, saleslayer_conn
+from tests.live_airflow.rest import USER, AirflowRest
 from tests.sources.servers import FtpServer
 
 VENV_BIN = Path(sys.executable).parent
 DAG_ID = "products_live"
-USER = "admin"
 #: The five days the backfill imports, one export file each.
 DAYS = [date(2026, 11, 2) + timedelta(days=n) for n in range(5)]
 #: How long Airflow may take to answer its health check (measured here: 20-28 s).
@@ -138,7 +138,7 @@ def tail(path: Path, lines: int = 40) -> str:
 
 
 @dataclass
-class LiveAirflow:
+class LiveAirflow(AirflowRest):
     """A running Airflow and what it talks to; see :func:`live_airflow`."""
 
     home: Path
@@ -217,30 +217,6 @@ class LiveAirflow:
             process.wait(timeout=10)
 
     # -- the REST API
-
-    def token(self) -> str:
-        """A JWT from the simple auth manager, for ``Authorization: Bearer``."""
-        if self._token is None:
-            answer = httpx.post(
-                f"{self.base_url}/auth/token",
-                json={"username": USER, "password": self.password},
-                timeout=30,
-            )
-            assert answer.status_code in (200, 201), answer.text
-            self._token = str(answer.json()["access_token"])
-        return self._token
-
-    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """A call to ``/api/v2<path>`` with a bearer token."""
-        headers = {"Authorization": f"Bearer {self.token()}"}
-        return httpx.request(
-            method, f"{self.base_url}/api/v2{path}", headers=headers, timeout=30, **kwargs
-        )
-
-    def get(self, path: str, **params: Any) -> Any:
-        answer = self.api("GET", path, params=params)
-        assert answer.status_code == 200, f"GET {path}: {answer.status_code} {answer.text}"
-        return answer.json()
 
     def wait_for(self, what: str, check: Callable[[], Any], timeout: float) -> Any:
         """Poll ``check`` every second until it returns something truthy; fail the test with
