@@ -128,7 +128,7 @@ def _summary(outcome: RunOutcome, indent: int) -> str:
 _ALWAYS_SHOWN = ("created", "updated", "unchanged")
 
 
-def table_line(table: str, counts: Mapping[str, Any]) -> str:
+def table_line(table: str, counts: Mapping[str, int]) -> str:
     """One table of a run report as its balance, e.g.
     ``products   1720 rows read = 15 created + 0 updated + 0 unchanged + 15 rejected + 1690
     merged``: created, updated, unchanged, then every other term of the report's balance that

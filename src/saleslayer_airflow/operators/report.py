@@ -124,12 +124,12 @@ class ImportReportOperator(ConnectorStageOperator):
             "log; trigger with param force=true to import an unchanged export again)"
         )
 
-    def _write_skipped(self, base: str, run_id: str, reason: str) -> dict[str, Any]:
+    def _write_skipped(self, base: str, run_id: str, reason: str) -> dict[str, object]:
         """A report of a run that imported nothing: ``skipped``, and why (returned too)."""
         from saleslayer_airflow import staging
 
         config = self.connector_config
-        body = {
+        body: dict[str, object] = {
             "connector_id": config.id,
             "run_id": run_id,
             "skipped": True,

@@ -25,13 +25,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
-from saleslayer_airflow.ui.files import RunFileNotFound, _connector_id, find_run_file
+from saleslayer_airflow.ui.files import Openable, RunFileNotFound, _connector_id, find_run_file
 from saleslayer_airflow.ui.links import RUN_FILES
+
+if TYPE_CHECKING:
+    from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+
+    from saleslayer_airflow.ui.runs_data import XComBody
 
 #: Headers of the HTML pages: shown in the Airflow UI's frame (same origin) and nowhere else.
 _PAGE_HEADERS = {
@@ -44,7 +49,7 @@ _PAGE_HEADERS = {
 _CHUNK = 1 << 16
 
 
-def _chunks(path: Any) -> Iterator[bytes]:
+def _chunks(path: Openable) -> Iterator[bytes]:
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
             yield chunk
@@ -84,7 +89,7 @@ def create_app() -> FastAPI:
 
     @app.get("/pages/connectors", dependencies=[logged_in], include_in_schema=False)
     def connectors_page(
-        user: Any = current_user, tag: str | None = None, state: str | None = None
+        user: BaseUser = current_user, tag: str | None = None, state: str | None = None
     ) -> HTMLResponse:
         """Every connector the user may read the runs of, with its latest run."""
         from saleslayer_airflow.ui import pages, runs_data
@@ -160,14 +165,14 @@ def create_app() -> FastAPI:
     return app
 
 
-def _readable_dags(user: Any) -> set[str]:
+def _readable_dags(user: BaseUser) -> set[str]:
     """The DAG ids the user may read (Airflow's auth manager decides)."""
     from airflow.api_fastapi.app import get_auth_manager
 
     return set(get_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
 
 
-def _may_read_runs(user: Any, dag_id: str) -> bool:
+def _may_read_runs(user: BaseUser, dag_id: str) -> bool:
     """Whether the user may read the DAG's runs: what a connector's row shows."""
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import (
@@ -191,7 +196,7 @@ def _check_connector(dag_id: str) -> None:
         raise HTTPException(status_code=404, detail="not a connector DAG id")
 
 
-def _run_file(dag_id: str, run_id: str, endpoint: str) -> Any:
+def _run_file(dag_id: str, run_id: str, endpoint: str) -> Openable | None:
     """The run's file (a path in staging) or None when it has none."""
     try:
         return find_run_file(dag_id, run_id, endpoint).path
@@ -199,9 +204,9 @@ def _run_file(dag_id: str, run_id: str, endpoint: str) -> Any:
         return None
 
 
-def _json_file(path: Any) -> Mapping[str, Any] | None:
+def _json_file(path: Openable) -> XComBody | None:
     try:
-        with path.open("r", encoding="utf-8") as handle:
+        with path.open("rb") as handle:
             body = json.load(handle)
     except (OSError, ValueError):
         return None

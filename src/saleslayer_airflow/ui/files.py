@@ -24,7 +24,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol
 
 from saleslayer_airflow import staging
 from saleslayer_airflow.ui.links import RUN_FILES
@@ -41,11 +41,17 @@ class RunFileNotFound(LookupError):
     named a run that cannot exist). The message says which run and file, and what to check."""
 
 
+class Openable(Protocol):
+    """A file in staging: an ObjectStoragePath (object storage) or a Path, opened in binary."""
+
+    def open(self, mode: str) -> IO[bytes]: ...
+
+
 @dataclass(frozen=True)
 class RunFile:
     """A run file found in staging: where it is, its media type and a download name."""
 
-    path: Any
+    path: Openable
     media_type: str
     download_name: str
 

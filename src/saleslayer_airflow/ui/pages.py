@@ -14,16 +14,23 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from saleslayer_airflow.ui import charts
 from saleslayer_airflow.ui.links import URL_PREFIX, api_base_url, run_file_url
 from saleslayer_airflow.ui.rejects_summary import SAMPLES, RejectsSummary
-from saleslayer_airflow.ui.runs_data import TABLE_TERMS, ConnectorView, RunView, table_names
+from saleslayer_airflow.ui.runs_data import (
+    TABLE_TERMS,
+    ConnectorView,
+    RunView,
+    XComBody,
+    table_names,
+)
 
 if TYPE_CHECKING:
     import jinja2
+    from markupsafe import Markup
 
 #: Run states the overview filters by (``none``: never ran).
 STATES = ("success", "failed", "running", "queued", "none")
@@ -57,7 +64,7 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _markup(html: str) -> Any:
+def _markup(html: str) -> Markup:
     from markupsafe import Markup
 
     # built by charts.py, every text in it escaped
@@ -181,19 +188,20 @@ def run_report(
     run_id: str,
     *,
     view: RunView | None,
-    report: Mapping[str, Any] | None,
+    report: XComBody | None,
     rejects: RejectsSummary | None,
     files: Mapping[str, bool],
 ) -> str:
     """A run's report: ``report`` is its body (XCom or report.json), ``rejects`` its rejects
     file grouped by reason, ``files`` which run files exist (for the download links)."""
-    tables = dict((report or {}).get("tables") or {})
-    samples: dict[str, list[Mapping[str, Any]]] = {}
+    found_tables = (report or {}).get("tables")
+    tables = dict(found_tables) if isinstance(found_tables, Mapping) else {}
+    samples: dict[str, list[object]] = {}
     if view is not None:
         for task_id, pushed in view.pushes.items():
-            found = pushed.get("sample") or ()
-            if found:
-                samples[str(pushed.get("table") or task_id)] = list(found)
+            found = pushed.get("sample")
+            if isinstance(found, list) and found:
+                samples[str(pushed.get("table") or task_id)] = found
     return (
         _environment()
         .get_template("run.html")
@@ -215,5 +223,9 @@ def run_report(
     )
 
 
-def _balanced(table: Mapping[str, Any]) -> bool:
-    return int(table.get("read") or 0) == sum(int(table.get(term) or 0) for term in TABLE_TERMS)
+def _balanced(table: Mapping[str, object]) -> bool:
+    def count(term: str) -> int:
+        value = table.get(term)
+        return value if isinstance(value, int) else 0
+
+    return count("read") == sum(count(term) for term in TABLE_TERMS)

@@ -28,7 +28,7 @@ class LazyApp:
         await self._app(scope, receive, send)
 
 
-def _external_views() -> list[dict[str, Any]]:
+def _external_views() -> list[dict[str, str]]:
     """The pages in the Airflow UI: a navigation entry (the connectors overview), a tab on each
     DAG (its trends) and on each DAG run (its report), each shown in a frame (``url_route``).
     The UI fills in ``{DAG_ID}`` and ``{RUN_ID}``; ``[api] base_url``'s path is kept, so the

@@ -14,7 +14,10 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO, Protocol
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from saleslayer_airflow.ui.files import Openable
 
 #: Rows read from a rejects file at most (the page says when it stopped).
 MAX_ROWS = 200_000
@@ -67,12 +70,6 @@ def summarise(lines: Iterable[str], *, max_rows: int = MAX_ROWS) -> RejectsSumma
             group.samples.append({key: value or "" for key, value in row.items() if key})
     ordered = sorted(groups.values(), key=lambda g: -g.count)  # stable: first seen first
     return RejectsSummary(ordered, rows, complete)
-
-
-class Openable(Protocol):
-    """A file in staging: an ObjectStoragePath or a Path."""
-
-    def open(self, mode: str) -> IO[bytes]: ...
 
 
 def summarise_file(path: Openable, *, max_rows: int = MAX_ROWS) -> RejectsSummary:

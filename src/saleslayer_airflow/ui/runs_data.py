@@ -13,15 +13,21 @@ checks permissions: the web app passes the DAG ids the user may read
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from saleslayer_airflow.contracts import FETCH_TASK, REPORT_TASK, SPLIT_TASK, push_task_id
 from saleslayer_airflow.report.summary import BALANCE_TERMS
 
 if TYPE_CHECKING:
+    from sqlalchemy import Row
     from sqlalchemy.orm import Session
+
+#: A task's XCom as JSON gives it: the report task's body (report.json's), a push task's counts.
+#: Read with isinstance checks: it comes from another process, possibly an older release.
+XComBody: TypeAlias = Mapping[str, object]
 
 #: The DAG tag every connector DAG carries (dag_builder.PACKAGE_TAG; not imported: the web app
 #: must not import the DAG builder and its dependencies).
@@ -54,9 +60,9 @@ class RunView:
     end: datetime | None
     tasks: Mapping[str, TaskSpan] = field(default_factory=dict)
     #: the report task's XCom (report.json's body); None when it wrote none
-    report: Mapping[str, Any] | None = None
+    report: XComBody | None = None
     #: push task id -> its XCom (counts, and a dry run's ``sample``)
-    pushes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    pushes: Mapping[str, XComBody] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:
@@ -74,7 +80,9 @@ class RunView:
     @property
     def tables(self) -> dict[str, dict[str, int]]:
         """Per table its counts (``read`` and :data:`TABLE_TERMS`); empty without a report."""
-        found = (self.report or {}).get("tables") or {}
+        found = (self.report or {}).get("tables")
+        if not isinstance(found, Mapping):
+            return {}
         return {
             str(name): {key: _int(counts.get(key)) for key in ("read", *TABLE_TERMS)}
             for name, counts in found.items()
@@ -84,7 +92,7 @@ class RunView:
     @property
     def target(self) -> str | None:
         value = (self.report or {}).get("target")
-        return str(value) if value else None
+        return value if isinstance(value, str) and value else None
 
     @property
     def dry_run(self) -> bool:
@@ -142,11 +150,11 @@ class ConnectorView:
         return None if self.last is None else self.last.target
 
 
-def _int(value: Any) -> int:
+def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _session() -> Any:
+def _session() -> AbstractContextManager[Session]:
     from airflow.utils.session import create_session
 
     return create_session()
@@ -267,7 +275,7 @@ def _latest_runs(session: Session, dag_ids: Sequence[str], *, per_dag: int) -> l
     return _with_details(session, rows, pushes=False)
 
 
-def _with_details(session: Session, rows: Sequence[Any], *, pushes: bool) -> list[RunView]:
+def _with_details(session: Session, rows: Sequence[Row[Any]], *, pushes: bool) -> list[RunView]:
     """Runs with their task instances and the report's XCom (and the pushes' when asked)."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
@@ -297,8 +305,8 @@ def _with_details(session: Session, rows: Sequence[Any], *, pushes: bool) -> lis
     which = XComModel.task_id == REPORT_TASK
     if pushes:
         which = or_(which, XComModel.task_id.like(f"{PUSH_PREFIX}%"))
-    reports: dict[tuple[str, str], Any] = {}
-    pushed: dict[tuple[str, str], dict[str, Any]] = {key: {} for key in wanted}
+    reports: dict[tuple[str, str], XComBody] = {}
+    pushed: dict[tuple[str, str], dict[str, XComBody]] = {key: {} for key in wanted}
     for row in session.execute(
         select(XComModel.dag_id, XComModel.run_id, XComModel.task_id, XComModel.value).where(
             XComModel.dag_id.in_(dag_ids),

@@ -33,7 +33,7 @@ from saleslayer_airflow.mapping.errors import MappingError
 
 if TYPE_CHECKING:
     from saleslayer_airflow.config.connector import ConnectorConfig
-    from saleslayer_airflow.config.formats import Format
+    from saleslayer_airflow.config.formats import Format, XmlFormat
     from saleslayer_airflow.config.tables import TableMapping
 
 #: JSON / JSON Lines: records whose keys stand for the header.
@@ -358,7 +358,7 @@ def _json_header(path: Path, fmt: Any, name: str) -> Header:
     return Header(name, tuple(paths), records=records, complete=complete)
 
 
-def _xml_header(path: Path, fmt: Any, name: str) -> Header:
+def _xml_header(path: Path, fmt: XmlFormat, name: str) -> Header:
     """The paths the first :data:`SAMPLE_RECORDS` records of an XML export hold."""
     from itertools import islice
 
