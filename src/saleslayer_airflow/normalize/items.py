@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 from saleslayer_airflow.config.tables import DuplicatePolicy
 from saleslayer_airflow.mapping.plan import OutputColumn, TablePlan
 from saleslayer_airflow.mapping.values import Rejected, field_value
+from saleslayer_airflow.normalize.background import BackgroundWrites
 from saleslayer_airflow.normalize.contributions import (
     TableChunk,
     check_chunk,
@@ -975,6 +976,20 @@ class _Held:
     values: list[object]
 
 
+def _write_ipc(path: Path, schema: pa.Schema, batches: Sequence[pa.RecordBatch]) -> None:
+    """An Arrow IPC file of ``batches``, uncompressed: written on the writer thread, the bytes
+    cost less than compressing them, and reading them back (the main thread) far less than
+    decompressing (1M-row split: 0.6-0.9 s less wall time than lz4, for 2.5x the disk: at most
+    1.4x the export's size, and only while the split runs)."""
+    import pyarrow as pa
+
+    with pa.OSFile(str(path), "wb") as sink:
+        writer = pa.ipc.new_file(sink, schema)
+        for batch in batches:
+            writer.write_batch(batch)
+        writer.close()
+
+
 class _Frames:
     """Frames filed under keys: in memory, or in Arrow IPC files of a spill folder, one file per
     :meth:`put` and a record batch (or a few) per key in it, read back by key alone (random
@@ -991,6 +1006,7 @@ class _Frames:
         #: file -> its column names, in order
         self._columns: dict[Path, list[str]] = {}
         self._written = 0
+        self._writer = BackgroundWrites()
         #: open (file, columns read) and their readers, the least recently used first (read, not
         #: mapped: the pages read are not kept resident)
         self._open: OrderedDict[
@@ -999,7 +1015,6 @@ class _Frames:
 
     def put(self, frame: pl.DataFrame, pieces: Sequence[tuple[str, int, int]]) -> None:
         """File slices of ``frame`` under their keys: ``(key, offset, length)``."""
-        import pyarrow as pa
 
         pieces = [piece for piece in pieces if piece[2]]
         if not pieces:
@@ -1015,21 +1030,16 @@ class _Frames:
         # share, and write, the buffers of the whole frame.
         table = frame.to_arrow()
         self._columns[path] = table.schema.names
-        # lz4: cheaper than writing the uncompressed bytes (measured), and fast to read back.
-        options = pa.ipc.IpcWriteOptions(compression="lz4")
-        index = 0
-        with pa.OSFile(str(path), "wb") as sink:
-            writer = pa.ipc.new_file(sink, table.schema, options=options)
-            for key, offset, length in pieces:
-                batches = table.slice(offset, length).to_batches()
-                for batch in batches:
-                    writer.write_batch(batch)
-                self._stored.setdefault(key, []).append(
-                    (path, list(range(index, index + len(batches))))
-                )
-                index += len(batches)
-            writer.close()
+        batches: list[pa.RecordBatch] = []
+        for key, offset, length in pieces:
+            found = table.slice(offset, length).to_batches()
+            self._stored.setdefault(key, []).append(
+                (path, list(range(len(batches), len(batches) + len(found))))
+            )
+            batches.extend(found)
         self._live[path] = len(pieces)
+        # Written while the caller maps and resolves the next rows; read back after waiting.
+        self._writer.submit(path, _write_ipc, path, table.schema, batches)
 
     def get(self, key: str, columns: Sequence[str] | None = None) -> list[pl.DataFrame]:
         """The frames filed under ``key``, in the order filed; only ``columns`` (in that order)
@@ -1073,6 +1083,7 @@ class _Frames:
     def _reader(self, path: Path, fields: tuple[int, ...] | None) -> pa.ipc.RecordBatchFileReader:
         import pyarrow as pa
 
+        self._writer.wait(path)
         found = self._open.get((path, fields))
         if found is not None:
             self._open.move_to_end((path, fields))
@@ -1087,6 +1098,7 @@ class _Frames:
         return reader
 
     def _forget(self, path: Path) -> None:
+        self._writer.wait(path)
         for key in [k for k in self._open if k[0] == path]:
             self._open.pop(key)[0].close()
         self._columns.pop(path, None)
@@ -1107,7 +1119,10 @@ class _Frames:
 
     def close(self) -> None:
         self._memory = {}
-        for path in self._live:
-            self._forget(path)
-        self._stored = {}
-        self._live = {}
+        try:
+            self._writer.close()
+        finally:
+            for path in self._live:
+                self._forget(path)
+            self._stored = {}
+            self._live = {}

@@ -14,11 +14,13 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from saleslayer_airflow.normalize.background import BackgroundWrites
 from saleslayer_airflow.normalize.items import Items
 from saleslayer_airflow.normalize.results import Ignored
 from saleslayer_airflow.validation.completeness import present_forms
@@ -61,13 +63,17 @@ def write_table(items: Items, tbl: int, path: Path) -> int:
         arrays = [
             part.column(i).combine_chunks().cast(schema.field(i).type) for i in range(len(schema))
         ]
-        writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+        # Row groups in order: one writer thread, the writes in the order submitted.
+        group = pa.Table.from_arrays(arrays, schema=schema)
+        background.submit(next(groups), writer.write_table, group)
 
+    background = BackgroundWrites()
+    groups = itertools.count()
     written = 0
     # The items come one _seq range at a time; the row groups stay the row engine's (every
     # _BATCH items from the first), whatever the ranges' sizes.
     carry = None
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer, background:
         for found in items.item_ranges(tbl, ["ref", "_file", "_line", *columns]):
             frame = found.select(
                 pl.col("ref").alias("reference"),
@@ -93,6 +99,7 @@ def write_table(items: Items, tbl: int, path: Path) -> int:
         if carry is not None:
             write(carry)
             written += carry.height
+        background.close()  # every row group written before the footer
         if written == 0:
             writer.write_table(schema.empty_table())
     return written

@@ -1,0 +1,93 @@
+"""The split's writer thread: writes run in order, a reader waits for what it reads, the memory
+held stays bounded, and a failed write always reaches the caller."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from saleslayer_airflow.normalize.background import BackgroundWrites
+
+
+def _slow_write(path: Path, text: str, log: list[str], delay: float = 0.05) -> None:
+    time.sleep(delay)
+    path.write_text(text)
+    log.append(text)
+
+
+def test_writes_run_in_order_on_another_thread(tmp_path: Path) -> None:
+    log: list[str] = []
+    threads: set[str] = set()
+
+    def write(path: Path, text: str) -> None:
+        threads.add(threading.current_thread().name)
+        _slow_write(path, text, log, delay=0.01)
+
+    with BackgroundWrites(pending=10) as writes:
+        for i in range(5):
+            writes.submit(i, write, tmp_path / f"{i}.txt", str(i))
+    assert log == ["0", "1", "2", "3", "4"]
+    assert threads and threading.current_thread().name not in threads
+
+
+def test_wait_returns_once_the_file_is_written(tmp_path: Path) -> None:
+    log: list[str] = []
+    writes = BackgroundWrites(pending=10)
+    path = tmp_path / "a.txt"
+    writes.submit(path, _slow_write, path, "written", log, 0.2)
+    assert not path.exists()  # still being written: the caller went on
+    writes.wait(path)
+    assert path.read_text() == "written"
+    writes.wait(path)  # waited already, or never submitted: returns at once
+    writes.wait(tmp_path / "other")
+    writes.close()
+
+
+def test_submit_waits_when_the_queue_is_full(tmp_path: Path) -> None:
+    log: list[str] = []
+    writes = BackgroundWrites(pending=2)
+    for i in range(3):
+        writes.submit(i, _slow_write, tmp_path / f"{i}", str(i), log, 0.1)
+    # The third submit waited for the first: never more than two writes held.
+    assert log[:1] == ["0"]
+    writes.close()
+    assert log == ["0", "1", "2"]
+
+
+def test_a_failed_write_is_raised_by_wait_of_a_later_one(tmp_path: Path) -> None:
+    log: list[str] = []
+
+    def failing(path: Path) -> None:
+        raise OSError(28, "No space left on device", str(path))
+
+    writes = BackgroundWrites(pending=10)
+    writes.submit("a", failing, tmp_path / "a")
+    writes.submit("b", _slow_write, tmp_path / "b", "b", log)
+    with pytest.raises(OSError, match="No space left"):
+        writes.wait("b")  # b was written after a: a's failure is not skipped
+    writes.close()
+
+
+def test_close_raises_a_failed_write_after_every_write_ended(tmp_path: Path) -> None:
+    log: list[str] = []
+
+    def failing() -> None:
+        raise OSError(5, "Input/output error")
+
+    writes = BackgroundWrites(pending=10)
+    writes.submit("a", failing)
+    writes.submit("b", _slow_write, tmp_path / "b", "b", log, 0.1)
+    with pytest.raises(OSError, match="Input/output"):
+        writes.close()
+    assert log == ["b"]  # the later write was not abandoned
+    writes.close()  # closed: nothing left to raise
+
+
+def test_close_with_nothing_submitted_starts_no_thread() -> None:
+    before = threading.active_count()
+    with BackgroundWrites():
+        pass
+    assert threading.active_count() == before
