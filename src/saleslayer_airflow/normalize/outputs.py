@@ -73,7 +73,15 @@ def write_table(items: Items, tbl: int, path: Path) -> int:
     # The items come one _seq range at a time; the row groups stay the row engine's (every
     # _BATCH items from the first), whatever the ranges' sizes.
     carry = None
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer, background:
+    # Dictionary pages only for the file name: on references, descriptions and codes they cost
+    # twice the CPU to write and to read, and zstd makes the plain pages 4x smaller (1M variants:
+    # 2.2 MB against 9.0 MB).
+    with (
+        pq.ParquetWriter(
+            path, schema, compression="zstd", use_dictionary=["_source_file"]
+        ) as writer,
+        background,
+    ):
         for found in items.item_ranges(tbl, ["ref", "_file", "_line", *columns]):
             frame = found.select(
                 pl.col("ref").alias("reference"),
