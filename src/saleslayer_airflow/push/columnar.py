@@ -8,7 +8,7 @@ built on columns, one lazy plan per record batch: one ``"<field>":<token>`` frag
 column (null when the value is empty: empty values hash like absent fields), joined in
 field-name order; the characters JSON escapes are replaced as ``json`` writes them, in the
 columns whose bytes hold one; only the distinct exact numbers and the column types without a
-columnar rule go through Python's ``json``. Then one sha256 per row, on the texts' bytes.
+columnar rule go through Python's ``json``. Then the sha256 of each text, on the column.
 
 A table is read twice: once for its references and hashes (by Arrow's own reader when the file
 is local; joined with what the delta needs of the state of the connector's table,
@@ -21,7 +21,6 @@ acknowledged by an earlier attempt of the same run).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from saleslayer_airflow.arrow_arrays import bool_array
 from saleslayer_airflow.numbers import ExactNumber, staged_number
 from saleslayer_airflow.push.items import StagedItems, StagedLayout
+from saleslayer_airflow.push.sha256 import hex_digests
 from saleslayer_airflow.state.delta import Decision
 from saleslayer_airflow.state.store import ItemState, StateStore
 
@@ -53,10 +53,6 @@ READ_BATCH = 50_000
 _ESCAPED = r'[\x00-\x1f"\\]'
 #: The characters JSON escapes otherwise than with a backslash before them.
 _CONTROL = r"[\x00-\x1f]"
-#: Bytes of a sha256 digest.
-_DIGEST_SIZE = 32
-#: Canonical texts made Python bytes at once to be hashed.
-_HASH_SLICE = 4096
 
 
 def _dumps(value: Any) -> str:
@@ -323,36 +319,13 @@ def _canonical_rows(batch: Any, layout: StagedLayout) -> list[str]:
 
 
 def digest_column(batch: Any, layout: StagedLayout) -> pl.Series:
-    """The sha256 digest of each row's content, as a binary column (``content_hash`` is its
-    hex form). The canonical texts are read as bytes, never as Python strings (no decoding
-    and encoding again per row); the digests go back to a column in one buffer."""
-    import numpy as np
-    import polars as pl
-    import pyarrow as pa
-
-    texts = _canonical_series(batch, layout).cast(pl.Binary)
-    size = len(texts)
-    sha256 = hashlib.sha256
-    # A list comprehension: faster here than map() with a methodcaller (Python 3.11). A few
-    # thousand texts at a time: their bytes objects then reuse the memory the previous ones
-    # freed, where a whole batch's would map fresh pages from the system each time (a third
-    # of the hashing's CPU).
-    digests = b"".join(
-        [
-            sha256(text).digest()
-            for start in range(0, size, _HASH_SLICE)
-            for text in texts.slice(start, _HASH_SLICE).to_list()
-        ]
-    )
-    offsets = np.arange(0, _DIGEST_SIZE * (size + 1), _DIGEST_SIZE, dtype=np.int64)
-    array = pa.LargeBinaryArray.from_buffers(
-        pa.large_binary(), size, [None, pa.py_buffer(offsets), pa.py_buffer(digests)]
-    )
-    return pl.Series("digest", array, dtype=pl.Binary)
+    """The sha256 of each row's content, as hex (:func:`content_hash`): the canonical texts
+    hashed on the column (:mod:`saleslayer_airflow.push.sha256`)."""
+    return hex_digests(_canonical_series(batch, layout))
 
 
-def content_digests(batch: Any, layout: StagedLayout) -> list[bytes]:
-    """The sha256 digest of each row's content (``content_hash`` is its hex form)."""
+def content_digests(batch: Any, layout: StagedLayout) -> list[str]:
+    """:func:`content_hash` of each row's content."""
     return digest_column(batch, layout).to_list()
 
 
@@ -402,7 +375,7 @@ def _hashed(staged: StagedItems) -> pl.DataFrame:
             digests = digest_column(batch, layout)
             parts.append(pl.DataFrame([references, digests]))
     if not parts:
-        return pl.DataFrame(schema={"reference": pl.String, "digest": pl.Binary})
+        return pl.DataFrame(schema={"reference": pl.String, "digest": pl.String})
     return pl.concat(parts, rechunk=False)
 
 
@@ -412,7 +385,7 @@ def decide_staged(staged: StagedItems, store: StateStore, options: PushOptions) 
     of this run acknowledged (``APPLIED``, not counted again)."""
     import polars as pl
 
-    rows = _hashed(staged).with_columns(pl.col("digest").bin.encode("hex"))
+    rows = _hashed(staged)
     state = store.decision_states(
         options.connector_id, options.table, export_date=options.export_date, run_id=options.run_id
     ).rename({"content_hash": "previous_digest"})
