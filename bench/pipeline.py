@@ -30,7 +30,8 @@ the work folder, default ``.bench/``) and measured, part after part, on this mac
 4. ``dlt``: ``dlt_job.py`` against ``sink_server.py``, with ``--dlt-python`` (a venv with
    ``pip install "dlt[parquet]"``); skipped without it.
 5. ``memory``: the split alone on ``--memory-scale`` times the rows, and the ratio of its peak
-   RSS to the one of part 2.
+   RSS to the one of part 2: each size split ``--memory-runs`` times (part 2's run among them),
+   their medians compared (a process's peak RSS moves by about 5% from run to run).
 
 Wall time, CPU (user + system) and peak RSS of each measured process come from ``os.wait4`` (the
 kernel's figures for that child and the descendants it waited for). The ratios of the issue's
@@ -53,6 +54,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -710,7 +712,10 @@ def targets(figures: dict[str, Any]) -> list[Target]:
         ),
         Target(
             f"split peak RSS {figures.get('memory_scale')}x rows / 1x rows",
-            _ratio(_get(figures, "memory", "peak_rss_mb"), _get(figures, "split", "peak_rss_mb")),
+            _ratio(
+                _get(figures, "memory", "peak_rss_mb"),
+                _get(figures, "memory", "base_rss_mb") or _get(figures, "split", "peak_rss_mb"),
+            ),
             1.1,
             "<=",
         ),
@@ -760,7 +765,7 @@ def print_parts(figures: dict[str, Any]) -> None:
     rows: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
         ("floor (pyarrow streamed read)", "floor", lambda f: f"read {f['read_s']} s"),
         ("split alone (split_export)", "split", _split_note),
-        (f"split alone, {figures.get('memory_scale') or 'more'}x rows", "memory", _split_note),
+        (f"split alone, {figures.get('memory_scale') or 'more'}x rows", "memory", _memory_note),
         (
             "dlt job (dlt_job.py -> sink)",
             "dlt",
@@ -789,6 +794,16 @@ def print_parts(figures: dict[str, Any]) -> None:
                 f"{'airflow dags test: ' + plan.name:<34}{process['wall_s']:>9.1f}"
                 f"{process['cpu_s']:>9.1f}{process['peak_rss_mb']:>13.0f}  {text}"
             )
+
+
+def _memory_note(part: dict[str, Any]) -> str:
+    runs = part.get("peak_rss_runs_mb")
+    if not runs:
+        return _split_note(part)
+    return (
+        f"{_split_note(part)}; peak RSS of each run {runs} MB (median {part['peak_rss_mb']}), "
+        f"at 1x {part['base_rss_runs_mb']} MB (median {part['base_rss_mb']})"
+    )
 
 
 def _split_note(part: dict[str, Any]) -> str:
@@ -978,17 +993,38 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         big = _step(
             f"export of {rows:,} rows", lambda: export_file(kit, data, rows, logs / "gen.log")
         )
-        figures["memory"] = _step(
-            f"split alone, {rows:,} rows",
-            lambda: run_split(
-                connector,
-                big,
-                folder / "split",
-                logs / "split-scaled.log",
-                args.split_module,
-                args.timeout,
-            ),
-        ) | {"rows": rows}
+
+        def split_runs(source: Path, count: int, name: str) -> list[dict[str, Any]]:
+            return [
+                run_split(
+                    connector,
+                    source,
+                    folder / "split",
+                    logs / f"{name}-{n}.log",
+                    args.split_module,
+                    args.timeout,
+                )
+                for n in range(count)
+            ]
+
+        # Peak RSS moves by +-5% from run to run (the allocators' arenas): each size is split
+        # --memory-runs times and their medians compared.
+        base = [figures["split"]] if "split" in figures else []
+        base += _step(
+            f"split alone, {args.rows:,} rows, {args.memory_runs - len(base)} more time(s)",
+            lambda: split_runs(export, args.memory_runs - len(base), "split-again"),
+        )
+        scaled = _step(
+            f"split alone, {rows:,} rows, {args.memory_runs} time(s)",
+            lambda: split_runs(big, args.memory_runs, "split-scaled"),
+        )
+        figures["memory"] = scaled[-1] | {
+            "rows": rows,
+            "peak_rss_runs_mb": [run["peak_rss_mb"] for run in scaled],
+            "peak_rss_mb": statistics.median(run["peak_rss_mb"] for run in scaled),
+            "base_rss_runs_mb": [run["peak_rss_mb"] for run in base],
+            "base_rss_mb": statistics.median(run["peak_rss_mb"] for run in base),
+        }
     figures["loadavg_after"] = os.getloadavg()
     figures["targets"] = [t.as_dict() for t in targets(figures)]
     return figures
@@ -1004,6 +1040,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=int,
         default=5,
         help="split alone on this many times the rows too (0: skip)",
+    )
+    parser.add_argument(
+        "--memory-runs",
+        type=int,
+        default=3,
+        help="splits of each size for the memory ratio, compared by their median peak RSS",
     )
     parser.add_argument(
         "--skip", action="append", choices=PARTS, default=[], help="leave a part out (repeatable)"
@@ -1036,6 +1078,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "run folder with the profiles (python -m pstats <run folder>/profiles/<run>.prof)",
     )
     args = parser.parse_args(argv)
+    if args.memory_runs < 1:
+        parser.error("--memory-runs must be at least 1")
     if args.rows < CHANGE_EVERY:
         parser.error(f"--rows must be at least {CHANGE_EVERY} (one row in {CHANGE_EVERY} changes)")
     if not (args.kit / "gen_flat.py").exists():
