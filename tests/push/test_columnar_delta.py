@@ -223,3 +223,26 @@ def test_an_unchanged_table_is_decided_without_reading_its_rows_again(tmp_path: 
     counts = push_table(staged, store, PushOptions("shop", "products", "run2", DAY), send)
     assert (counts.unchanged, counts.updated, counts.items) == (29, 1, 30)
     assert [[ref for ref, *_ in batch] for batch in send.batches] == [["P029"]]
+
+
+def test_the_store_is_read_beside_the_hashing(tmp_path: Path) -> None:
+    """The delta reads the store on a thread of its own while it hashes the staged rows, and
+    decides as if it had read it first."""
+    import threading
+
+    store = StateStore.open(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    staged = read_items(_staged(tmp_path / "products.parquet", 30, 1), "products", TABLE)
+    _seed(store, list(staged), ["same"] * 20 + ["changed"] * 5 + ["absent"] * 5)
+    readers: set[str] = set()
+    original = store.decision_states
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        readers.add(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    store.decision_states = recorded  # type: ignore[method-assign]
+    options = PushOptions(connector_id="shop", table="products", run_id=RUN, export_date=DAY)
+    counts = push_table(staged, store, options, Recorder(None))
+    assert (counts.unchanged, counts.updated, counts.created) == (20, 5, 5)
+    assert len(readers) == 1 and threading.current_thread().name not in readers
+    store.close()

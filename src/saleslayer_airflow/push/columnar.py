@@ -26,6 +26,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -383,12 +384,24 @@ def decide_staged(staged: StagedItems, store: StateStore, options: PushOptions) 
     """Decide every row of ``staged`` against the state of its connector's table in one join:
     the rules of :func:`~saleslayer_airflow.state.delta.decide`, plus rows an earlier attempt
     of this run acknowledged (``APPLIED``, not counted again)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import polars as pl
 
-    rows = _hashed(staged)
-    state = store.decision_states(
-        options.connector_id, options.table, export_date=options.export_date, run_id=options.run_id
-    ).rename({"content_hash": "previous_digest"})
+    # The store's read (SQLite and the database drivers release the GIL while they work) runs
+    # beside the hashing of the staged rows (Arrow, polars: GIL released too): on two cores
+    # the two overlap.
+    with ThreadPoolExecutor(1, thread_name_prefix="saleslayer-state") as pool:
+        read = partial(
+            store.decision_states,
+            options.connector_id,
+            options.table,
+            export_date=options.export_date,
+            run_id=options.run_id,
+        )
+        states = pool.submit(read)
+        rows = _hashed(staged)
+        state = states.result().rename({"content_hash": "previous_digest"})
     if rows.height == state.height and rows["reference"].equals(state["reference"]):
         # The usual re-run: the staged file holds the store's items, both in reference order;
         # rows and states line up, nothing to look up.
