@@ -38,10 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from saleslayer_airflow.background import BackgroundWrites
 from saleslayer_airflow.config.tables import DuplicatePolicy
 from saleslayer_airflow.mapping.plan import OutputColumn, TablePlan
 from saleslayer_airflow.mapping.values import Rejected, field_value
-from saleslayer_airflow.normalize.background import BackgroundWrites
 from saleslayer_airflow.normalize.contributions import (
     TableChunk,
     check_chunk,

@@ -20,7 +20,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from saleslayer_airflow.normalize.background import BackgroundWrites
+from saleslayer_airflow.background import BackgroundWrites
 from saleslayer_airflow.normalize.items import Items
 from saleslayer_airflow.normalize.results import Ignored
 from saleslayer_airflow.validation.completeness import present_forms

@@ -1,6 +1,7 @@
-"""Writes done on a thread of their own while the caller goes on: the split's spill files and
-Parquet outputs are written by pyarrow, which releases the GIL, so on a second core they overlap
-with the mapping and resolution of the next rows instead of adding to them."""
+"""Writes done on a thread of their own while the caller goes on. The split's spill files and
+Parquet outputs (pyarrow) and a landed export's chunks (file writes) are written without the
+GIL, so on a second core they overlap with what the caller does next (mapping and resolving the
+next rows; receiving and hashing the next chunk) instead of adding to it."""
 
 from __future__ import annotations
 
@@ -25,10 +26,10 @@ class BackgroundWrites:
     def __init__(self, pending: int = PENDING) -> None:
         self._pending = max(1, pending)
         self._pool: ThreadPoolExecutor | None = None
-        self._futures: OrderedDict[Hashable, Future[None]] = OrderedDict()
+        self._futures: OrderedDict[Hashable, Future[object]] = OrderedDict()
 
     def submit(
-        self, key: Hashable, write: Callable[P, None], *args: P.args, **kwargs: P.kwargs
+        self, key: Hashable, write: Callable[P, object], *args: P.args, **kwargs: P.kwargs
     ) -> None:
         while len(self._futures) >= self._pending:
             _, oldest = self._futures.popitem(last=False)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from saleslayer_airflow.normalize.background import BackgroundWrites
+from saleslayer_airflow.background import BackgroundWrites
 
 
 def _slow_write(path: Path, text: str, log: list[str], delay: float = 0.05) -> None:
