@@ -1,16 +1,20 @@
-"""Writes done on a thread of their own while the caller goes on. The split's spill files and
-Parquet outputs (pyarrow) and a landed export's chunks (file writes) are written without the
-GIL, so on a second core they overlap with what the caller does next (mapping and resolving the
-next rows; receiving and hashing the next chunk) instead of adding to it."""
+"""Work done on a thread of its own while the caller goes on: writes (the split's spill files
+and Parquet outputs, a landed export's chunks) and reads (the split's next batch of records).
+pyarrow, file reads and writes work without the GIL, so on a second core they overlap with what
+the caller does meanwhile (mapping and resolving rows; receiving and hashing the next chunk)
+instead of adding to it."""
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import ParamSpec
+from queue import Full, Queue
+from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
+T = TypeVar("T")
 
 #: Writes queued at most: each holds its data until written, so the memory held is bounded.
 PENDING = 2
@@ -63,3 +67,54 @@ class BackgroundWrites:
             self._pool = None
         for future in futures:
             future.result()
+
+
+def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """``items``, produced on a thread of their own at most ``depth`` ahead of the caller.
+
+    The split reads and parses the next batch of records (file reads, pyarrow's parser, NumPy
+    line counts: mostly without the GIL) while the caller maps the one before. The iterator
+    is advanced on that thread alone, and closed there when the caller stops early; an
+    exception it raises is raised to the caller, in order, after the items before it."""
+    queue: Queue[tuple[object, BaseException | None]] = Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def put(entry: tuple[object, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(entry, timeout=0.05)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        iterator = iter(items)
+        try:
+            for item in iterator:
+                if not put((item, None)):
+                    return
+            put((_DONE, None))
+        except BaseException as error:  # the caller's to handle, in its thread
+            put((_DONE, error))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="saleslayer-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = queue.get()
+            if item is _DONE:
+                if error is not None:
+                    raise error
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
+
+
+_DONE = object()

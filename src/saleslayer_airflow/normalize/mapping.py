@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from saleslayer_airflow.arrow_arrays import int64_array
+from saleslayer_airflow.background import read_ahead
 from saleslayer_airflow.mapping.columns import MappedColumns
 from saleslayer_airflow.mapping.plan import PARENT_REF, TablePlan
 from saleslayer_airflow.mapping.values import rejected_reference
@@ -488,7 +489,8 @@ class FileMapping:
                 )
                 for tbl in self.feeds
             }
-            for batch in reader:
+            # The next batch is read and parsed while this one is mapped.
+            for batch in read_ahead(reader):
                 rows = batch.num_rows
                 self.rows_read += rows
                 used = pl.repeat(False, rows, dtype=pl.Boolean, eager=True)

@@ -1,10 +1,12 @@
-"""The split's writer thread: writes run in order, a reader waits for what it reads, the memory
-held stays bounded, and a failed write always reaches the caller."""
+"""Work on a thread of its own: writes run in order, a reader waits for what it reads, the
+memory held stays bounded, a failed write always reaches the caller; read-ahead gives every
+item in order, stays at most its depth ahead, hands on the items' error and closes them."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,75 @@ def test_close_with_nothing_submitted_starts_no_thread() -> None:
     with BackgroundWrites():
         pass
     assert threading.active_count() == before
+
+
+# --------------------------------------------------------------------------- read_ahead
+
+
+def test_read_ahead_gives_every_item_in_order_from_another_thread() -> None:
+    from saleslayer_airflow.background import read_ahead
+
+    made_on: set[str] = set()
+
+    def items() -> Iterator[int]:
+        for n in range(100):
+            made_on.add(threading.current_thread().name)
+            yield n
+
+    assert list(read_ahead(items(), depth=3)) == list(range(100))
+    assert made_on == {"saleslayer-read-ahead"}
+
+
+def test_read_ahead_stays_at_most_depth_ahead() -> None:
+    from saleslayer_airflow.background import read_ahead
+
+    made: list[int] = []
+
+    def items() -> Iterator[int]:
+        for n in range(50):
+            made.append(n)
+            yield n
+
+    ahead = read_ahead(items(), depth=2)
+    assert next(ahead) == 0
+    time.sleep(0.2)
+    # item 0 taken, 2 queued, and at most one more made and waiting to be queued
+    assert len(made) <= 4
+    ahead.close()
+
+
+def test_an_error_of_the_items_reaches_the_caller_after_the_items_before_it() -> None:
+    from saleslayer_airflow.background import read_ahead
+
+    def items() -> Iterator[int]:
+        yield 1
+        yield 2
+        raise ValueError("line 3: not a CSV record")
+
+    got: list[int] = []
+    with pytest.raises(ValueError, match="line 3"):
+        for item in read_ahead(items()):
+            got.append(item)
+    assert got == [1, 2]
+
+
+def test_stopping_early_closes_the_items_on_their_thread() -> None:
+    from saleslayer_airflow.background import read_ahead
+
+    closed_on: list[str] = []
+
+    def items() -> Iterator[int]:
+        try:
+            n = 0
+            while True:
+                yield n
+                n += 1
+        finally:
+            closed_on.append(threading.current_thread().name)
+
+    before = threading.active_count()
+    for item in read_ahead(items()):
+        if item == 5:
+            break
+    assert closed_on == ["saleslayer-read-ahead"]
+    assert threading.active_count() == before  # the thread has ended
