@@ -1,6 +1,6 @@
 """Work on a thread of its own: writes run in order, a reader waits for what it reads, the
 memory held stays bounded, a failed write always reaches the caller; read-ahead gives every
-item in order, stays at most its depth ahead, hands on the items' error and closes them."""
+item in order, stays one item ahead, hands on the items' error and closes them."""
 
 from __future__ import annotations
 
@@ -108,11 +108,11 @@ def test_read_ahead_gives_every_item_in_order_from_another_thread() -> None:
             made_on.add(threading.current_thread().name)
             yield n
 
-    assert list(read_ahead(items(), depth=3)) == list(range(100))
-    assert made_on == {"saleslayer-read-ahead"}
+    assert list(read_ahead(items())) == list(range(100))
+    assert len(made_on) == 1 and made_on.pop().startswith("saleslayer-read-ahead")
 
 
-def test_read_ahead_stays_at_most_depth_ahead() -> None:
+def test_read_ahead_stays_one_item_ahead() -> None:
     from saleslayer_airflow.background import read_ahead
 
     made: list[int] = []
@@ -122,11 +122,11 @@ def test_read_ahead_stays_at_most_depth_ahead() -> None:
             made.append(n)
             yield n
 
-    ahead = read_ahead(items(), depth=2)
+    ahead = read_ahead(items())
     assert next(ahead) == 0
     time.sleep(0.2)
-    # item 0 taken, 2 queued, and at most one more made and waiting to be queued
-    assert len(made) <= 4
+    # item 0 taken and item 1 made: nothing more
+    assert made == [0, 1]
     ahead.close()
 
 
@@ -163,5 +163,5 @@ def test_stopping_early_closes_the_items_on_their_thread() -> None:
     for item in read_ahead(items()):
         if item == 5:
             break
-    assert closed_on == ["saleslayer-read-ahead"]
+    assert len(closed_on) == 1 and closed_on[0].startswith("saleslayer-read-ahead")
     assert threading.active_count() == before  # the thread has ended

@@ -6,12 +6,10 @@ instead of adding to it."""
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from queue import Full, Queue
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -69,52 +67,25 @@ class BackgroundWrites:
             future.result()
 
 
-def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
-    """``items``, produced on a thread of their own at most ``depth`` ahead of the caller.
+def read_ahead(items: Iterable[T]) -> Iterator[T]:
+    """``items``, the next one made on a thread of its own while the caller works on this one.
 
     The split reads and parses the next batch of records (file reads, pyarrow's parser, NumPy
-    line counts: mostly without the GIL) while the caller maps the one before. The iterator
-    is advanced on that thread alone, and closed there when the caller stops early; an
-    exception it raises is raised to the caller, in order, after the items before it."""
-    queue: Queue[tuple[object, BaseException | None]] = Queue(maxsize=max(1, depth))
-    stop = threading.Event()
-
-    def put(entry: tuple[object, BaseException | None]) -> bool:
-        while not stop.is_set():
-            try:
-                queue.put(entry, timeout=0.05)
-                return True
-            except Full:
-                continue
-        return False
-
-    def produce() -> None:
-        iterator = iter(items)
+    line counts: mostly without the GIL) while it maps the one before; the push reads and
+    encodes the next span while it waits for Sales Layer's answers. One item ahead at most; the
+    items are made in order on that one thread, closed there when the caller stops early, and
+    an error making one is raised here, where it would have been."""
+    iterator = iter(items)
+    with ThreadPoolExecutor(1, thread_name_prefix="saleslayer-read-ahead") as worker:
         try:
-            for item in iterator:
-                if not put((item, None)):
-                    return
-            put((_DONE, None))
-        except BaseException as error:  # the caller's to handle, in its thread
-            put((_DONE, error))
+            ahead = worker.submit(next, iterator, _DONE)
+            while (item := ahead.result()) is not _DONE:
+                ahead = worker.submit(next, iterator, _DONE)
+                yield item
         finally:
             close = getattr(iterator, "close", None)
             if close is not None:
-                close()
-
-    thread = threading.Thread(target=produce, name="saleslayer-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = queue.get()
-            if item is _DONE:
-                if error is not None:
-                    raise error
-                return
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        thread.join()
+                worker.submit(close).result()  # after the item being made, on its thread
 
 
-_DONE = object()
+_DONE: Any = object()

@@ -263,14 +263,19 @@ class Cluster(AirflowRest):
         self.lost.append(process)
         return tree
 
-    def state_engine(self) -> Any:
-        """An SQLAlchemy engine on the connectors' state store (the test's own view of it)."""
+    def state_query(self, sql: str, **params: Any) -> list[Any]:
+        """The rows of one query on the connectors' state store (the test's own view of it)."""
         import sqlalchemy as sa
 
         assert self.postgres is not None
-        return sa.create_engine(
+        engine = sa.create_engine(
             self.postgres.url("saleslayer_state", driver="psycopg2"), poolclass=sa.pool.NullPool
         )
+        try:
+            with engine.connect() as connection:
+                return list(connection.execute(sa.text(sql), params))
+        finally:
+            engine.dispose()
 
     def cli(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
         home = self.homes.setdefault("cli", self.root / "homes" / "cli")
@@ -326,23 +331,6 @@ class Cluster(AirflowRest):
     def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
         return self.get(f"{path}/xcomEntries/return_value", deserialize=True)["value"]
-
-    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
-        """A task try's log through the api-server (read from the bucket: remote logging)."""
-        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
-        answer = self.api("GET", path)
-        if answer.status_code != 200:
-            return f"(no log: {answer.status_code} {answer.text[:300]})"
-        lines = []
-        for event in answer.json().get("content") or []:
-            if not isinstance(event, dict):
-                lines.append(str(event))
-                continue
-            lines.append(str(event.get("event", "")))
-            lines += [
-                f"  {e['exc_type']}: {e['exc_value']}" for e in event.get("error_detail") or []
-            ]
-        return "\n".join(lines)
 
     def why_failed(self, runs: Iterable[dict[str, Any]]) -> str:
         """The last lines of the log of each failed task of the failed ``runs`` (as the API

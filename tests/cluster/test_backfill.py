@@ -16,7 +16,6 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from saleslayer_airflow.state.schema import PREFIX
 from tests.cluster.harness import Cluster, ClusterError
@@ -85,19 +84,12 @@ def _assert_newest_data_held(cluster: Cluster, newest: date) -> None:
         assert fields["prod_title"] == {"en": row["name_en"]}, ref
         assert float(fields["prod_price"]) == float(row["price"]), ref
     # The state store agrees: every item's data is dated by the newest export.
-    engine = cluster.state_engine()
-    try:
-        with engine.connect() as connection:
-            dates = connection.execute(
-                sa.text(
-                    f"SELECT DISTINCT export_date FROM {PREFIX}items "
-                    "WHERE connector_id = :dag AND table_name = 'products'"
-                ),
-                {"dag": BACKFILL_DAG},
-            ).scalars()
-            assert {d.date() for d in dates} == {newest}
-    finally:
-        engine.dispose()
+    dates = cluster.state_query(
+        f"SELECT DISTINCT export_date FROM {PREFIX}items "
+        "WHERE connector_id = :dag AND table_name = 'products'",
+        dag=BACKFILL_DAG,
+    )
+    assert {d.date() for (d,) in dates} == {newest}
 
 
 def test_backfill_newest_first_then_in_any_order_never_rolls_data_back(cluster: Cluster) -> None:

@@ -30,22 +30,6 @@ def by_task(runs: Runs, dag_id: str) -> dict[str, dict[str, Any]]:
     return {ti["task_id"]: ti for ti in runs.task_instances[dag_id]}
 
 
-def task_log(cluster: Cluster, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
-    """A task try's log through the api-server (read from the bucket: remote logging)."""
-    path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
-    answer = cluster.api("GET", path)
-    if answer.status_code != 200:
-        return f"(no log: {answer.status_code} {answer.text[:300]})"
-    lines = []
-    for event in answer.json().get("content") or []:
-        if not isinstance(event, dict):
-            lines.append(str(event))
-            continue
-        lines.append(str(event.get("event", "")))
-        lines += [f"  {e['exc_type']}: {e['exc_value']}" for e in event.get("error_detail") or []]
-    return "\n".join(lines)
-
-
 def test_every_run_succeeds_and_tasks_ran_on_both_workers(cluster: Cluster, runs: Runs) -> None:
     failed = {d: r["state"] for d, r in runs.runs.items() if r["state"] != "success"}
     if failed:
@@ -54,8 +38,8 @@ def test_every_run_succeeds_and_tasks_ran_on_both_workers(cluster: Cluster, runs
             (ti for ti in runs.task_instances[dag_id] if ti["state"] == "failed"),
             by_task(runs, dag_id)["report"],
         )
-        log = task_log(
-            cluster, dag_id, broken["dag_run_id"], broken["task_id"], broken["try_number"]
+        log = cluster.task_log(
+            dag_id, broken["dag_run_id"], broken["task_id"], broken["try_number"]
         )
         pytest.fail(f"runs did not succeed: {failed}\nlog of {broken['task_id']}:\n{log[-3000:]}")
     per_worker: Counter[str] = Counter()
@@ -225,7 +209,7 @@ def test_no_secret_in_logs_xcom_rendered_templates_or_the_bucket(
             for entry in cluster.get(f"{path}/xcomEntries")["xcom_entries"]:
                 value = cluster.get(f"{path}/xcomEntries/{entry['key']}", deserialize=True)
                 shown += json.dumps(value)
-            shown += task_log(cluster, dag_id, run["dag_run_id"], ti["task_id"], 1)
+            shown += cluster.task_log(dag_id, run["dag_run_id"], ti["task_id"], 1)
             leaks += [
                 f"{what} in {dag_id}.{ti['task_id']}" for what, v in needles.items() if v in shown
             ]

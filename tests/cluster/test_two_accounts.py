@@ -13,7 +13,6 @@ import hashlib
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from saleslayer_airflow.state.schema import PREFIX
 from tests.cluster.harness import BUCKET, Cluster
@@ -43,16 +42,10 @@ def account_key(account: str) -> str:
 
 
 def _state_rows(cluster: Cluster) -> list[Any]:
-    engine = cluster.state_engine()
-    try:
-        with engine.connect() as connection:
-            query = sa.text(
-                f"SELECT account, connector_id, table_name, reference, content, deleted "
-                f"FROM {PREFIX}items WHERE reference LIKE 'T-%' ORDER BY reference, account"
-            )
-            return list(connection.execute(query))
-    finally:
-        engine.dispose()
+    return cluster.state_query(
+        f"SELECT account, connector_id, table_name, reference, content, deleted "
+        f"FROM {PREFIX}items WHERE reference LIKE 'T-%' ORDER BY reference, account"
+    )
 
 
 @pytest.fixture(scope="module")

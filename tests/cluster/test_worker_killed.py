@@ -17,7 +17,6 @@ from typing import Any
 
 import psutil
 import pytest
-import sqlalchemy as sa
 
 from saleslayer_airflow.state.schema import PREFIX
 from tests.cluster.harness import HEARTBEAT_TIMEOUT, TRACKING, WORKERS, Cluster, ClusterError
@@ -39,26 +38,17 @@ START_TIMEOUT, RUN_TIMEOUT = 120.0, 240.0
 
 def _acked(cluster: Cluster, run_id: str) -> tuple[int, set[str]]:
     """Batches of the run acknowledged in the state store, and the references they recorded."""
-    engine = cluster.state_engine()
-    try:
-        with engine.connect() as connection:
-            batches = connection.execute(
-                sa.text(
-                    f"SELECT count(*) FROM {PREFIX}push_batches "
-                    "WHERE connector_id = :dag AND run_id = :run"
-                ),
-                {"dag": KILLED_DAG, "run": run_id},
-            ).scalar_one()
-            refs = connection.execute(
-                sa.text(
-                    f"SELECT reference FROM {PREFIX}items "
-                    "WHERE connector_id = :dag AND run_id = :run"
-                ),
-                {"dag": KILLED_DAG, "run": run_id},
-            ).scalars()
-            return int(batches), {str(r) for r in refs}
-    finally:
-        engine.dispose()
+    [(batches,)] = cluster.state_query(
+        f"SELECT count(*) FROM {PREFIX}push_batches WHERE connector_id = :dag AND run_id = :run",
+        dag=KILLED_DAG,
+        run=run_id,
+    )
+    refs = cluster.state_query(
+        f"SELECT reference FROM {PREFIX}items WHERE connector_id = :dag AND run_id = :run",
+        dag=KILLED_DAG,
+        run=run_id,
+    )
+    return int(batches), {str(r) for (r,) in refs}
 
 
 def _sent(cluster: Cluster) -> list[str]:

@@ -54,3 +54,21 @@ class AirflowRest:
         if answer.status_code != 200:
             raise AirflowApiError(f"GET {path}: {answer.status_code} {answer.text}")
         return answer.json()
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        """A task try's log as the api-server serves it (from the workers, or the bucket with
+        remote logging): each event's text and its errors, one per line."""
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+        answer = self.api("GET", path)
+        if answer.status_code != 200:
+            return f"(no log: {answer.status_code} {answer.text[:300]})"
+        lines = []
+        for event in answer.json().get("content") or []:
+            if not isinstance(event, dict):
+                lines.append(str(event))
+                continue
+            lines.append(str(event.get("event", "")))
+            lines += [
+                f"  {e['exc_type']}: {e['exc_value']}" for e in event.get("error_detail") or []
+            ]
+        return "\n".join(lines)

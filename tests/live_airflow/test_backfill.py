@@ -35,21 +35,6 @@ def task_states(airflow: LiveAirflow, run_id: str) -> dict[str, str | None]:
     return {ti["task_id"]: ti["state"] for ti in found}
 
 
-def task_log(airflow: LiveAirflow, run_id: str, task_id: str) -> str:
-    """The last lines of a task's first try, for failure messages."""
-    answer = airflow.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/logs/1")
-    if answer.status_code != 200:
-        return f"(no log: {answer.status_code})"
-    lines = []
-    for event in answer.json().get("content") or []:
-        if not isinstance(event, dict):
-            lines.append(str(event))
-            continue
-        lines.append(str(event.get("event", "")))
-        lines += [f"  {e['exc_type']}: {e['exc_value']}" for e in event.get("error_detail") or []]
-    return "\n".join(lines)[-3000:]
-
-
 def xcom(airflow: LiveAirflow, run_id: str, task_id: str) -> Any:
     """A task's return value, as the REST API gives it (deserialised)."""
     path = f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
@@ -92,7 +77,7 @@ def test_backfill_imports_each_day_and_ends_with_the_newest_data(
         broken = next((t for t, s in states.items() if s == "failed"), "report")
         pytest.fail(
             f"runs did not succeed: {failed}\nlog of {broken} in {run_id}:\n"
-            f"{task_log(live_airflow, run_id, broken)}"
+            f"{live_airflow.task_log(DAG_ID, run_id, broken)[-3000:]}"
         )
 
     previous: set[str] = set()

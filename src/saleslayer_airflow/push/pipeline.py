@@ -44,8 +44,9 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from saleslayer_airflow.background import read_ahead
 from saleslayer_airflow.contracts import TableCounts as TableCounts  # built here, declared there
 from saleslayer_airflow.exceptions import TerminalError
 from saleslayer_airflow.state import AppliedItem, Decision, ItemState, StateStore, content_hash
@@ -656,23 +657,6 @@ def _recorded(batch: Sequence[SentItem], result: BatchResult) -> set[str] | None
     return refs - new
 
 
-_T = TypeVar("_T")
-
-
-def _read_ahead(spans: Iterator[_T]) -> Iterator[_T]:
-    """``spans``, each read (and its items encoded) in a worker thread while the one before is
-    being sent: the wait for Sales Layer's answers (the GIL released) covers the reading of
-    the next record batch. One span ahead at most; the spans are made in order in that one
-    thread, and an error making one is raised here, where it would have been."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-read-ahead") as worker:
-        ahead = worker.submit(next, spans, None)  # a span is never None
-        while (span := ahead.result()) is not None:
-            ahead = worker.submit(next, spans, None)
-            yield span
-
-
 def push_table(
     items: Iterable[OutgoingItem],
     store: StateStore,
@@ -703,7 +687,9 @@ def push_table(
             # The transport's form, when it takes items encoded on columns (push.encoded).
             encoding = getattr(send, "form_encoding", None)
         decided = decide_staged(items, store, options)
-        for span in _read_ahead(spans(items, decided, store, options, encoding=encoding)):
+        # Each span read and encoded while the one before is sent (the wait for Sales
+        # Layer's answers releases the GIL).
+        for span in read_ahead(spans(items, decided, store, options, encoding=encoding)):
             if span.encoded is not None:
                 push.take_encoded(span.codes, span.positions, span.encoded)
             else:

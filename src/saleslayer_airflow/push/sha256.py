@@ -21,9 +21,9 @@ log = logging.getLogger(__name__)
 #: Texts made Python bytes at once on the hashlib path: their bytes objects reuse the memory the
 #: previous ones freed, where a whole batch's would map fresh pages each time.
 HASH_SLICE = 4096
-#: A text holding what the canonical JSON can: escapes, non-ASCII, astral characters.
 #: Bytes of a sha256 digest.
 _DIGEST_SIZE = 32
+#: A text holding what the canonical JSON can: escapes, non-ASCII, astral characters.
 _PROBE = '{"a":"x\\"\\u0001 é €","b":[1,2.50],"c":"😀"}'
 
 _vectorised: bool | None = None
@@ -69,7 +69,6 @@ def _plugin_hex(texts: pl.Series) -> pl.Series:
 def hex_digests(texts: pl.Series) -> pl.Series:
     """The lowercase hex sha256 of each text's UTF-8 bytes (a ``String`` column named
     ``digest``; null for a null text)."""
-
     if vectorised():
         return _plugin_hex(texts).alias("digest")
     return _hashlib_hex(texts)
