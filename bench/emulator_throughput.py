@@ -10,7 +10,8 @@ as in ``bench/pipeline.py``; ``--tracking-steps N`` makes each call a tracked jo
 N status polls, the way the real service and the demo answer), so its CPU is its own. The items
 are shaped like those ``../shared/bench/flat_http.yaml`` pushes: 296 categories (a three-level
 tree, parents linked), products (titles and descriptions in two languages, one category), and
-five variants per product (``prod_ref`` link, size, colour, price, EAN). They are encoded and
+five variants per product (``prod_ref`` link, size, colour, price, EAN), each item's reference
+under ``REF`` as the push sends it (``reference_field``'s default). They are encoded and
 sent by the project's own client (:class:`ConnectorApiClient`: PHP bracket form, signed, one
 tracking poll per call), in calls of ``--batch-size`` items. Encoding happens before the clock
 starts: the figures are the emulator's.
@@ -67,16 +68,14 @@ def category_rows() -> list[Row]:
     rows: list[Row] = []
     for a in range(8):
         top = f"C{a}"
-        rows.append({"cat_ref": top, "cat_title": {"en": f"Department {a}", "es": f"Dept {a}"}})
+        rows.append({"REF": top, "cat_title": {"en": f"Department {a}", "es": f"Dept {a}"}})
         for b in range(6):
             mid = f"{top}-{b}"
-            rows.append(
-                {"cat_ref": mid, "cat_parent_ref": top, "cat_title": {"en": f"Family {a}.{b}"}}
-            )
+            rows.append({"REF": mid, "cat_parent_ref": top, "cat_title": {"en": f"Family {a}.{b}"}})
             for c in range(5):
                 rows.append(
                     {
-                        "cat_ref": f"{mid}-{c}",
+                        "REF": f"{mid}-{c}",
                         "cat_parent_ref": mid,
                         "cat_title": {"en": f"Line {a}.{b}.{c}", "es": f"Linea {a}.{b}.{c}"},
                     }
@@ -94,7 +93,7 @@ def product_rows(count: int, *, edition: int) -> list[Row]:
     suffix = "" if edition == 0 else f" (rev {edition})"
     return [
         {
-            "prod_ref": f"P{p:07d}",
+            "REF": f"P{p:07d}",
             "cat_ref": [leaf_category(p)],
             "prod_title": {"en": f"Product {p}{suffix}", "es": f"Producto {p}{suffix}"},
             "prod_description": {
@@ -113,7 +112,7 @@ def variant_rows(products: int, count: int, *, edition: int) -> list[Row]:
         p = v // VARIANTS_PER_PRODUCT % products
         rows.append(
             {
-                "frmt_ref": f"P{p:07d}-{SIZES[v % VARIANTS_PER_PRODUCT]}-{v:08d}",
+                "REF": f"P{p:07d}-{SIZES[v % VARIANTS_PER_PRODUCT]}-{v:08d}",
                 "prod_ref": f"P{p:07d}",
                 "size": SIZES[v % VARIANTS_PER_PRODUCT],
                 "color": {"en": COLOURS[p % len(COLOURS)]},
@@ -285,15 +284,15 @@ def bench(
     problems: list[str] = []
     passes: list[Pass] = []
     try:
-        client.upsert("catalogue", category_rows(), ref_field="cat_ref")
+        client.upsert("catalogue", category_rows(), ref_field="REF")
         for edition, name, kind in ((0, "first import", "created"), (1, "update", "updated")):
             started = time.perf_counter()
             calls = client.plan_calls(
-                "products", product_rows(products, edition=edition), ref_field="prod_ref"
+                "products", product_rows(products, edition=edition), ref_field="REF"
             ) + client.plan_calls(
                 "product_formats",
                 variant_rows(products, variants, edition=edition),
-                ref_field="frmt_ref",
+                ref_field="REF",
             )
             encode = time.perf_counter() - started
             figures = run_pass(name, client, emulator, calls)

@@ -302,7 +302,7 @@ def _accept_then_restart(data: Path, settings: dict[str, Any], seed: int) -> lis
     with run_in_thread(data, settings=settings) as first:
         api = Api(first)
         api.settings({"connector_api": {"unknown_fields": "ignore"}})
-        for _ in range(40):
+        for _ in range(60):
             code, form = _call(rng)
             answer, url = _answer(api.set_info(php_form(form.form().input_data), sign(code)).json())
             seen.append(answer)

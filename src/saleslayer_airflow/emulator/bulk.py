@@ -12,7 +12,8 @@ both on random calls).
 
 Only the usual call takes this path. :func:`prepare` answers None, before anything is written,
 for anything else: an error to report (it is reported by the row path, in its words), a status
-``X`` (a delete), a reference given twice, ``REF`` or ``ID``, an emptied language or list, a
+``X`` (a delete), a reference given twice, an ``ID`` or both the reference field and ``REF`` (the
+row path compares them), an emptied language or list, a
 connector that overwrites, items refused by the settings, a link to check row by row. The row
 path then handles the call as before.
 
@@ -220,7 +221,8 @@ def _prepare(
     shape = _shape(tenant, table, settings, form)
     if shape is None:
         return None
-    refs = columns[form.names.index(table.ref_field)]
+    refs = reference_column(table, form)
+    assert refs is not None  # _shape checked it
     if build:
         patch = _patch_json(shape.order, columns, len(refs))
     else:
@@ -271,7 +273,8 @@ def job_batch(table: TableSpec, form: ColumnForm) -> importer.Batch:
     :meth:`Prepared.batch`) and its columns, planned again when the job ends
     (:func:`apply_job`). Lists of texts: encoded and decoded many times faster than the row
     path's batch of row dicts."""
-    refs = form.columns[form.names.index(table.ref_field)]
+    refs = reference_column(table, form)
+    assert refs is not None  # check_tracked took the call
     return {
         "upserts": {table.import_name: [{"ref": ref} for ref in refs]},
         "deletes": {},
@@ -370,13 +373,25 @@ def _shape(
     return shape
 
 
-def _refs_hold(table: TableSpec, settings: EmulatorSettings, form: ColumnForm) -> bool:
-    """Whether every row has its own reference (in the reference field, not ``REF``, and no
-    ``ID`` to translate) and none is refused by the settings."""
+def reference_column(table: TableSpec, form: ColumnForm) -> list[str] | None:
+    """The call's references: its column of the table's reference field, or of ``REF`` (the
+    name every table takes, and the one this project's client sends); None when it names both
+    (the row path checks that they agree), neither, or an ``ID`` to translate."""
     names = form.names
-    if "REF" in names or "ID" in names or table.ref_field not in names:
+    if "ID" in names:
+        return None
+    given = [name for name in (table.ref_field, "REF") if name in names]
+    if len(given) != 1:
+        return None
+    return form.columns[names.index(given[0])]
+
+
+def _refs_hold(table: TableSpec, settings: EmulatorSettings, form: ColumnForm) -> bool:
+    """Whether every row has its own reference (see :func:`reference_column`) and none is
+    refused by the settings."""
+    refs = reference_column(table, form)
+    if refs is None:
         return False
-    refs = form.columns[names.index(table.ref_field)]
     refused = settings.refuse.get(table.import_name, {})
     return "" not in refs and len(set(refs)) == len(refs) and refused.keys().isdisjoint(refs)
 
