@@ -209,13 +209,16 @@ class ConnectorApi:
                     state.tenant, state.storage, state.settings, connector, columns
                 )
                 if prepared is not None:
+                    state.stats.import_call("columns")
                     return self._accepted(call, response, connector, prepared)
             if columns is not None and not at_once:
                 checked = bulk.check_tracked(
                     state.tenant, state.storage, state.settings, connector, columns
                 )
                 if checked is not None:
+                    state.stats.import_call("columns")
                     return self._tracked(call, response, connector, columns, checked)
+            state.stats.import_call("rows")
             if form is None:
                 assert columns is not None
                 form = columns.form()

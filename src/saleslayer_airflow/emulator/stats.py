@@ -22,6 +22,7 @@ class RequestStats:
             self._endpoints: Counter[str] = Counter()
             self._statuses: Counter[str] = Counter()
             self._faults: Counter[str] = Counter()
+            self._imports: Counter[str] = Counter()
             self._rate_limited = 0
 
     def request(self, route: str, endpoint: str) -> None:
@@ -50,6 +51,13 @@ class RequestStats:
         with self._lock:
             self._faults[f"{route} {kind}"] += 1
 
+    def import_call(self, path: str) -> None:
+        """Count one Import Connector call taken by ``path``: ``columns`` (checked and applied
+        column-wise, :mod:`~saleslayer_airflow.emulator.bulk`) or ``rows`` (row by row), so a
+        benchmark or a test sees when a client's calls stop taking the fast path."""
+        with self._lock:
+            self._imports[path] += 1
+
     def rate_limited(self) -> None:
         """Count one 429 served by the rate limiter."""
         with self._lock:
@@ -66,6 +74,7 @@ class RequestStats:
                 "by_endpoint": dict(self._endpoints),
                 "by_status": dict(self._statuses),
                 "faults": dict(self._faults),
+                "import_calls": dict(self._imports),
                 "rate_limited_429": self._rate_limited,
                 "total_429": self._rate_limited + fault_429,
                 "in_flight": self._in_flight,
