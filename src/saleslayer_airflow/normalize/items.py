@@ -58,9 +58,11 @@ if TYPE_CHECKING:
 
 _PHASE = 1 << 40  # insertion keys of the phases after the first start here
 #: rows a table buffers (aggregates and repeated rows, every part) before they are filed, and
-#: per part at least (a record batch per part and file: too small ones cost more than rows)
+#: per part at least (a record batch per part and file: too small ones cost more than rows).
+#: 1,024 per part keeps the buffers at _FLUSH_ROWS up to 64 parts (1.5 GB of export): a 5M-row
+#: export (43 parts) peaked 20 MB lower than with 2,048, in the same time (docs/benchmarks.md)
 _FLUSH_ROWS = 65_536
-_FLUSH_PART_ROWS = 2_048
+_FLUSH_PART_ROWS = 1_024
 _OPEN_FILES = 256  # spill files kept open for reading
 _SEED = 0x5A1E5  # of the partitioning hash; any fixed value: parts only live one run
 
