@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def test_writes_run_in_order_on_another_thread(tmp_path: Path) -> None:
 
     with BackgroundWrites(pending=10) as writes:
         for i in range(5):
-            writes.submit(i, write, tmp_path / f"{i}.txt", str(i))
+            writes.submit(write, tmp_path / f"{i}.txt", str(i))
     assert log == ["0", "1", "2", "3", "4"]
     assert threads and threading.current_thread().name not in threads
 
@@ -39,12 +40,12 @@ def test_wait_returns_once_the_file_is_written(tmp_path: Path) -> None:
     log: list[str] = []
     writes = BackgroundWrites(pending=10)
     path = tmp_path / "a.txt"
-    writes.submit(path, _slow_write, path, "written", log, 0.2)
+    written = writes.submit(_slow_write, path, "written", log, 0.2)
     assert not path.exists()  # still being written: the caller went on
-    writes.wait(path)
+    writes.wait(written)
     assert path.read_text() == "written"
-    writes.wait(path)  # waited already, or never submitted: returns at once
-    writes.wait(tmp_path / "other")
+    writes.wait(written)  # waited already, or never submitted: returns at once
+    writes.wait(Future())
     writes.close()
 
 
@@ -52,7 +53,7 @@ def test_submit_waits_when_the_queue_is_full(tmp_path: Path) -> None:
     log: list[str] = []
     writes = BackgroundWrites(pending=2)
     for i in range(3):
-        writes.submit(i, _slow_write, tmp_path / f"{i}", str(i), log, 0.1)
+        writes.submit(_slow_write, tmp_path / f"{i}", str(i), log, 0.1)
     # The third submit waited for the first: never more than two writes held.
     assert log[:1] == ["0"]
     writes.close()
@@ -66,10 +67,10 @@ def test_a_failed_write_is_raised_by_wait_of_a_later_one(tmp_path: Path) -> None
         raise OSError(28, "No space left on device", str(path))
 
     writes = BackgroundWrites(pending=10)
-    writes.submit("a", failing, tmp_path / "a")
-    writes.submit("b", _slow_write, tmp_path / "b", "b", log)
+    writes.submit(failing, tmp_path / "a")
+    later = writes.submit(_slow_write, tmp_path / "b", "b", log)
     with pytest.raises(OSError, match="No space left"):
-        writes.wait("b")  # b was written after a: a's failure is not skipped
+        writes.wait(later)  # b was written after a: a's failure is not skipped
     writes.close()
 
 
@@ -80,8 +81,8 @@ def test_close_raises_a_failed_write_after_every_write_ended(tmp_path: Path) -> 
         raise OSError(5, "Input/output error")
 
     writes = BackgroundWrites(pending=10)
-    writes.submit("a", failing)
-    writes.submit("b", _slow_write, tmp_path / "b", "b", log, 0.1)
+    writes.submit(failing)
+    writes.submit(_slow_write, tmp_path / "b", "b", log, 0.1)
     with pytest.raises(OSError, match="Input/output"):
         writes.close()
     assert log == ["b"]  # the later write was not abandoned

@@ -6,10 +6,10 @@ instead of adding to it."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -19,35 +19,38 @@ PENDING = 2
 
 
 class BackgroundWrites:
-    """One writer thread; writes keyed by what they write (a path), in the order submitted.
+    """One writer thread; writes run in the order submitted, each its :class:`Future`.
 
-    ``wait(key)`` before reading what a write wrote; ``close()`` waits for all of them. A write
+    ``wait(write)`` before reading what a write wrote; ``close()`` waits for all of them. A write
     that failed raises its exception in the caller's thread, from the first ``submit``, ``wait``
     or ``close`` that waits for it (``close`` always does), so an error is never lost."""
 
     def __init__(self, pending: int = PENDING) -> None:
         self._pending = max(1, pending)
         self._pool: ThreadPoolExecutor | None = None
-        self._futures: OrderedDict[Hashable, Future[object]] = OrderedDict()
+        self._futures: deque[Future[object]] = deque()
 
     def submit(
-        self, key: Hashable, write: Callable[P, object], *args: P.args, **kwargs: P.kwargs
-    ) -> None:
+        self, write: Callable[P, object], *args: P.args, **kwargs: P.kwargs
+    ) -> Future[object]:
+        """Queue ``write(*args, **kwargs)``, first waiting for the oldest write when ``pending``
+        are queued already."""
         while len(self._futures) >= self._pending:
-            _, oldest = self._futures.popitem(last=False)
-            oldest.result()
+            self._futures.popleft().result()
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="saleslayer-write")
-        self._futures[key] = self._pool.submit(write, *args, **kwargs)
+        future = self._pool.submit(write, *args, **kwargs)
+        self._futures.append(future)
+        return future
 
-    def wait(self, key: Hashable) -> None:
-        """Until the write of ``key`` (and so every write submitted before it) has ended."""
-        if key not in self._futures:
+    def wait(self, write: Future[object]) -> None:
+        """Until ``write`` (and so every write submitted before it) has ended."""
+        if write not in self._futures:
             return
         while self._futures:
-            done, future = self._futures.popitem(last=False)
-            future.result()
-            if done == key:
+            done = self._futures.popleft()
+            done.result()
+            if done is write:
                 return
 
     def __enter__(self) -> BackgroundWrites:
@@ -58,7 +61,7 @@ class BackgroundWrites:
 
     def close(self) -> None:
         """Wait for every write; the first that failed raises (after all have ended)."""
-        futures = list(self._futures.values())
+        futures = list(self._futures)
         self._futures.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
@@ -78,8 +81,8 @@ def read_ahead(items: Iterable[T]) -> Iterator[T]:
     iterator = iter(items)
     with ThreadPoolExecutor(1, thread_name_prefix="saleslayer-read-ahead") as worker:
         try:
-            ahead = worker.submit(next, iterator, _DONE)
-            while (item := ahead.result()) is not _DONE:
+            ahead: Future[T | _Done] = worker.submit(next, iterator, _DONE)
+            while not isinstance(item := ahead.result(), _Done):
                 ahead = worker.submit(next, iterator, _DONE)
                 yield item
         finally:
@@ -88,4 +91,8 @@ def read_ahead(items: Iterable[T]) -> Iterator[T]:
                 worker.submit(close).result()  # after the item being made, on its thread
 
 
-_DONE: Any = object()
+class _Done:
+    """What ``next`` gives at the end of the items (an item of their own type never is)."""
+
+
+_DONE = _Done()

@@ -53,6 +53,8 @@ from saleslayer_airflow.normalize.results import storable as _storable
 from saleslayer_airflow.validation.values import shown
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import polars as pl
     import pyarrow as pa
 
@@ -1009,6 +1011,8 @@ class _Frames:
         self._columns: dict[Path, list[str]] = {}
         self._written = 0
         self._writer = BackgroundWrites()
+        #: file -> its write (on the writer thread), waited for before the file is read
+        self._writes: dict[Path, Future[object]] = {}
         #: open (file, columns read) and their readers, the least recently used first (read, not
         #: mapped: the pages read are not kept resident)
         self._open: OrderedDict[
@@ -1041,7 +1045,7 @@ class _Frames:
             batches.extend(found)
         self._live[path] = len(pieces)
         # Written while the caller maps and resolves the next rows; read back after waiting.
-        self._writer.submit(path, _write_ipc, path, table.schema, batches)
+        self._writes[path] = self._writer.submit(_write_ipc, path, table.schema, batches)
 
     def get(self, key: str, columns: Sequence[str] | None = None) -> list[pl.DataFrame]:
         """The frames filed under ``key``, in the order filed; only ``columns`` (in that order)
@@ -1085,7 +1089,7 @@ class _Frames:
     def _reader(self, path: Path, fields: tuple[int, ...] | None) -> pa.ipc.RecordBatchFileReader:
         import pyarrow as pa
 
-        self._writer.wait(path)
+        self._writer.wait(self._writes[path])
         found = self._open.get((path, fields))
         if found is not None:
             self._open.move_to_end((path, fields))
@@ -1100,7 +1104,7 @@ class _Frames:
         return reader
 
     def _forget(self, path: Path) -> None:
-        self._writer.wait(path)
+        self._writer.wait(self._writes.pop(path))
         for key in [k for k in self._open if k[0] == path]:
             self._open.pop(key)[0].close()
         self._columns.pop(path, None)

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import csv
-import itertools
 import re
 import sqlite3
 from pathlib import Path
@@ -65,10 +64,9 @@ def write_table(items: Items, tbl: int, path: Path) -> int:
         ]
         # Row groups in order: one writer thread, the writes in the order submitted.
         group = pa.Table.from_arrays(arrays, schema=schema)
-        background.submit(next(groups), writer.write_table, group)
+        background.submit(writer.write_table, group)
 
     background = BackgroundWrites()
-    groups = itertools.count()
     written = 0
     # The items come one _seq range at a time; the row groups stay the row engine's (every
     # _BATCH items from the first), whatever the ranges' sizes.

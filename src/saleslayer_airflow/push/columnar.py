@@ -38,11 +38,17 @@ from saleslayer_airflow.state.delta import Decision
 from saleslayer_airflow.state.store import ItemState, StateStore
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import numpy as np
     import polars as pl
+    import pyarrow as pa
 
     from saleslayer_airflow.push.encoded import EncodedBatch, FormEncoding
     from saleslayer_airflow.push.pipeline import OutgoingItem, PushOptions
+
+    #: Rows of a staged file as the split wrote them: a record batch, or a whole table.
+    StagedRows: TypeAlias = pa.RecordBatch | pa.Table
 
 #: Decision codes of the decision column.
 APPLIED, CREATE, UPDATE, UNCHANGED, STALE = 0, 1, 2, 3, 4
@@ -168,13 +174,13 @@ def _tokens(series: pl.Series, *, number: bool) -> pl.Series:
     return _python_tokens(series.to_list(), number=number)
 
 
-def canonical_texts(batch: Any, layout: StagedLayout) -> list[str]:
+def canonical_texts(batch: StagedRows, layout: StagedLayout) -> list[str]:
     """The canonical JSON that :func:`content_hash` hashes, for each row of an Arrow record
     batch (or table) of a staged file."""
     return _canonical_series(batch, layout).to_list()
 
 
-def _canonical_series(batch: Any, layout: StagedLayout) -> pl.Series:
+def _canonical_series(batch: StagedRows, layout: StagedLayout) -> pl.Series:
     """:func:`canonical_texts` as a string column: one lazy plan over the batch's columns (each
     value read once, no intermediate token column), plus the few columns without a rule of
     their own (exact numbers, floats) tokenised first."""
@@ -222,7 +228,7 @@ def _canonical_series(batch: Any, layout: StagedLayout) -> pl.Series:
 _JSON_ESCAPES = {char: _dumps(char)[1:-1] for char in ['"', "\\", *map(chr, range(0x20))]}
 
 
-def _escaped_columns(batch: Any, frame: pl.DataFrame, columns: list[str]) -> set[str]:
+def _escaped_columns(batch: StagedRows, frame: pl.DataFrame, columns: list[str]) -> set[str]:
     """The string (and list of string) columns of the batch that may hold a character JSON
     escapes: only those pay for the escaping. Told from the bytes of the Arrow columns when
     they are plain strings (a scan of one buffer), else on the column."""
@@ -304,7 +310,7 @@ def _fragment(dtype: Any, column: str, key: str, *, escape: bool) -> pl.Expr | N
     return None
 
 
-def _canonical_rows(batch: Any, layout: StagedLayout) -> list[str]:
+def _canonical_rows(batch: StagedRows, layout: StagedLayout) -> list[str]:
     texts = []
     for row in batch.to_pylist():
         kept = {name: value for name, value in layout.fields(row).items() if not _is_empty(value)}
@@ -319,13 +325,13 @@ def _canonical_rows(batch: Any, layout: StagedLayout) -> list[str]:
     return texts
 
 
-def digest_column(batch: Any, layout: StagedLayout) -> pl.Series:
+def digest_column(batch: StagedRows, layout: StagedLayout) -> pl.Series:
     """The sha256 of each row's content, as hex (:func:`content_hash`): the canonical texts
     hashed on the column (:mod:`saleslayer_airflow.push.sha256`)."""
     return hex_digests(_canonical_series(batch, layout))
 
 
-def content_digests(batch: Any, layout: StagedLayout) -> list[str]:
+def content_digests(batch: StagedRows, layout: StagedLayout) -> list[str]:
     """:func:`content_hash` of each row's content."""
     return digest_column(batch, layout).to_list()
 
@@ -528,7 +534,7 @@ def spans(
 
 
 def _encoded(
-    batch: Any,
+    batch: pa.RecordBatch,
     layout: StagedLayout,
     rows: np.ndarray,
     decided: Decided,

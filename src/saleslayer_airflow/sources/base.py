@@ -7,7 +7,6 @@ once. HTTP and API sources stream their own way and return the same :class:`Land
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -111,9 +110,9 @@ def land_stream(target: Any, chunks: Iterator[bytes]) -> Digest:
     writes took 0.5 s of the fetch's 0.8 s)."""
     digest = Digest()
     with open_landing(target) as out, BackgroundWrites(pending=WRITES_QUEUED) as writes:
-        for number, chunk in enumerate(chunks):
+        for chunk in chunks:
             if chunk:
-                writes.submit(number, out.write, chunk)
+                writes.submit(out.write, chunk)
                 digest.update(chunk)
     return digest
 
@@ -227,7 +226,6 @@ def fetch_from_server(
     for (file, remote), expected in zip(chosen, sizes, strict=True):
         target = landing_target(landed, file, remote.name)
         digest = Digest()
-        chunks = itertools.count()
         with open_landing(target) as out, BackgroundWrites(pending=WRITES_QUEUED) as writes:
 
             def write(
@@ -235,9 +233,8 @@ def fetch_from_server(
                 out: BinaryIO = out,
                 digest: Digest = digest,
                 writes: BackgroundWrites = writes,
-                chunks: Iterator[int] = chunks,
             ) -> None:
-                writes.submit(next(chunks), out.write, chunk)
+                writes.submit(out.write, chunk)
                 digest.update(chunk)
 
             try:
