@@ -73,3 +73,30 @@ def test_a_table_rest_cannot_write_fails_at_once_and_says_why(world: World) -> N
     assert "points of sale have no write through the Catalog REST API" in table["error"]
     assert "transport: connector_api" in table["error"]
     assert table["failed"] == len(text.splitlines()) - 1
+
+
+@pytest.mark.integration
+def test_an_export_whose_report_never_ran_is_imported_again_not_skipped(world: World) -> None:
+    # A run stopped after its pushes (the worker died, the run was marked failed, the report
+    # task never ran) has not been confirmed as imported: the next run with the same export
+    # imports it again instead of skipping it as "unchanged".
+    day, text = first_day()
+    world.connector()
+    world.publish(day, text)
+    stopped = world.dag().test(logical_date=day, mark_success_pattern="^report$")
+    assert states(stopped)["fetch_source"] == "success", states(stopped)
+    assert not (world.tmp / "staging" / world.dag_id / "_state" / "last_import.json").exists()
+
+    again = world.run(day + timedelta(hours=1))
+
+    assert again.state == "success", states(again)
+    assert states(again)["fetch_source"] == "success" and states(again)["report"] == "success"
+    # Everything was pushed by the stopped run: nothing is sent again.
+    assert xcom(again, "push_points_of_sale")["unchanged"] == len(text.splitlines()) - 1
+    recorded = json.loads(
+        (world.tmp / "staging" / world.dag_id / "_state" / "last_import.json").read_text()
+    )
+    assert recorded["run_id"] == again.run_id
+
+    third = world.run(day + timedelta(hours=2))
+    assert states(third)["fetch_source"] == "skipped", states(third)

@@ -4,9 +4,11 @@ that runs a connector's DAG through Airflow (DagBag + dag.test())."""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +180,18 @@ class ConnectorDag:
                     dag_id=self.dag_id, run_id=dag_run.run_id, key="return_value"
                 )
             }
+        if ti.state == "success" and re.search(mark_success, "report"):
+            # The report stage records a wholly imported export; marked done, it did not run,
+            # so the run's import is recorded as it would have (the fetch writes no record).
+            from saleslayer_airflow.contracts import FetchResult
+            from saleslayer_airflow.import_history import ImportHistory
+            from saleslayer_airflow.staging import connector_folder, staging_base_uri
+
+            fetched = FetchResult.from_xcom(xcoms["fetch_source"], task_id="fetch_source")
+            assert fetched.started_at is not None
+            ImportHistory(connector_folder(staging_base_uri(None), self.dag_id)).record_import(
+                fetched, dag_run.run_id, datetime.fromisoformat(fetched.started_at)
+            )
         return FetchRun(
             state=ti.state, run_state=dag_run.state, xcom=xcoms.get("fetch_source"),
             run_id=dag_run.run_id, try_number=ti.try_number, states=states, xcoms=xcoms,

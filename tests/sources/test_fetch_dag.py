@@ -298,6 +298,40 @@ def test_api_incremental_asks_for_changes_since_the_last_fetch(
     assert sent[1] > "2026-01-01T00:00:00Z" and sent[1].endswith("Z")
 
 
+def test_api_incremental_asks_again_since_the_last_import_after_a_run_that_did_not_import(
+    http_server: HttpServer, connector_dag: ConnectorDag
+) -> None:
+    http_server.state.records = [{"id": 1, "updated_at": "2026-10-01T00:00:00Z"}]
+    connector_dag.write(
+        """
+        kind: api
+        conn_id: erp_http
+        endpoint: api/cursor/items
+        records_path: data.items
+        pagination: {style: cursor, cursor_path: data.next_cursor, page_size: 2}
+        incremental: {param: updated_since, initial: "2026-01-01T00:00:00Z"}
+        on_missing: {policy: skip}
+        """,
+        fmt="jsonl",
+    )
+    imported = connector_dag.run("2026-11-02")
+    http_server.state.records.append({"id": 2, "updated_at": "2099-01-01T00:00:00Z"})
+
+    # The changes are fetched, but the run imports nothing: its report (run for real, the
+    # split marked done without a result) records no import.
+    not_imported = connector_dag.run("2026-11-03", mark_success=r"^(validate_and_split|push_.*)$")
+    after = connector_dag.run("2026-11-04")
+
+    assert imported.state == "success" and not_imported.state == "success"
+    assert not_imported.states["report"] == "skipped"
+    assert after.state == "success"
+    sent = [q["updated_since"][0] for q in http_server.state.api_log("cursor")]
+    # The run after asks again from the start of the last imported fetch, not of the run that
+    # did not import: the changes it fetched are not lost.
+    assert sent[0] == "2026-01-01T00:00:00Z"
+    assert sent[2] == sent[1] > sent[0]
+
+
 def test_run_without_logical_date_renders_ds_from_export_date_or_trigger_date(
     http_server: HttpServer, connector_dag: ConnectorDag
 ) -> None:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from saleslayer_airflow.config.models import ConnectorConfig
+from saleslayer_airflow.import_history import ImportHistory
 from saleslayer_airflow.sources.errors import ExportMissingError, ExportWaitTimeoutError
 from saleslayer_airflow.sources.fetchers import MemoryCheckpoint
 from saleslayer_airflow.sources.stage import (
@@ -19,6 +20,7 @@ from saleslayer_airflow.sources.stage import (
     fetch_stage,
     wait_or_give_up,
 )
+from saleslayer_airflow.staging import connector_folder, staging_base_uri
 from tests.sources.conftest import CSV
 from tests.sources.servers import HttpServer
 from tests.stage_log import Lines
@@ -75,9 +77,17 @@ def test_lands_the_export_then_skips_it_unchanged_unless_forced(
     assert first.run_folder.endswith("/stage_shop/run1") and len(first.fingerprint) == 64
     assert any(line.startswith("Landed products.csv from http://127.0.0.1") for line in log.lines)
 
+    # Not imported yet (the report stage records an import): fetched again, not skipped.
+    assert fetch_stage(request(connector(), "run2", log)).fingerprint == first.fingerprint
+    assert first.started_at is not None
+    started = datetime.fromisoformat(first.started_at)
+    assert started <= datetime.now(UTC)
+    history = ImportHistory(connector_folder(staging_base_uri(None), "stage_shop"))
+    history.record_import(first, "run1", started)
+
     with pytest.raises(RunSkipped, match=r"Export unchanged on the server.*run 'run1'"):
         fetch_stage(request(connector(), "run2", log))
-    # A retry of the run that recorded the export is never skipped.
+    # The run that recorded the export (a retry, a run cleared to run again) is never skipped.
     assert fetch_stage(request(connector(), "run1", log)).fingerprint == first.fingerprint
     forced = fetch_stage(request(connector(force=True), "run3", log))
     assert forced.fingerprint == first.fingerprint

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from saleslayer_airflow.config.sources import HttpSource, SftpSource
+from saleslayer_airflow.import_history import ImportHistory, RemoteState
 from saleslayer_airflow.sources.base import LandedFile, fetch_from_server
 from saleslayer_airflow.sources.errors import ExportUnchanged
 from saleslayer_airflow.sources.fingerprint import utc_iso
-from saleslayer_airflow.sources.history import FetchHistory, RemoteState
 from saleslayer_airflow.sources.http import fetch_http
 from saleslayer_airflow.sources.sftp import sftp_server as open_sftp
 from tests.sources.conftest import CSV, ConnectorDag
@@ -111,9 +111,17 @@ def test_history_keeps_what_the_server_said_about_each_file(tmp_path: Path) -> N
 
     from airflow.sdk import ObjectStoragePath
 
-    history = FetchHistory(ObjectStoragePath(tmp_path.as_uri()))
+    from saleslayer_airflow.contracts import FetchResult, LandedFileRecord
+
+    history = ImportHistory(ObjectStoragePath(tmp_path.as_uri()))
     file = LandedFile("p", "n", "ftp://h:21/x.csv", 3, "s", datetime(2026, 11, 2, tzinfo=UTC))
-    history.record("f", "run1", datetime.now(UTC), [file])
+    fetched = FetchResult(
+        connector_id="c",
+        run_folder="r",
+        fingerprint="f",
+        files=(LandedFileRecord.model_validate(file.to_xcom()),),
+    )
+    history.record_import(fetched, "run1", datetime.now(UTC))
     last = history.read()
     assert last is not None
     assert last.remote() == {

@@ -1,7 +1,7 @@
 """The state store scoped by Sales Layer account (issue 11, point 9), on SQLite and PostgreSQL
 (the ``state_url`` fixture): the migration of a version-1 store with rows, the adoption of its
 rows by each connector's first push, isolation between accounts; and the two other places the
-account scopes: the connection's account key and the fetch history."""
+account scopes: the connection's account key and the import history."""
 
 from __future__ import annotations
 
@@ -240,36 +240,33 @@ def test_a_connection_that_names_no_account_is_refused_with_the_fix(
         _ = SalesLayerHook(saleslayer_conn_id="sl_absent").account_key
 
 
-# --- the fetch history ------------------------------------------------------------------------
+# --- the import history -----------------------------------------------------------------------
 
 
-def test_the_fetch_history_of_one_account_is_none_in_another(tmp_path: Path) -> None:
+def test_the_import_history_of_one_account_is_none_in_another(tmp_path: Path) -> None:
     from airflow.sdk import ObjectStoragePath
 
-    from saleslayer_airflow.sources.history import FetchHistory
+    from saleslayer_airflow.import_history import ImportHistory
 
     folder = ObjectStoragePath(tmp_path.as_uri())
-    FetchHistory(folder, account=A).record("f" * 64, "run1", DAY)
-    last = FetchHistory(folder, account=A).read()
+    ImportHistory(folder, account=A).record("f" * 64, "run1", DAY)
+    last = ImportHistory(folder, account=A).read()
     assert last is not None and (last.fingerprint, last.account) == ("f" * 64, A)
     # Re-pointed to account B: no record, so the export is fetched and imported again.
-    assert FetchHistory(folder, account=B).read() is None
-    assert FetchHistory(folder).read() == last
-    # The report of the run that wrote it may still forget it, whatever the account.
-    assert FetchHistory(folder, account=B).forget("run1") is True
-    assert FetchHistory(folder, account=A).read() is None
+    assert ImportHistory(folder, account=B).read() is None
+    assert ImportHistory(folder).read() == last
 
 
-def test_a_fetch_record_from_before_accounts_holds_for_any_account(tmp_path: Path) -> None:
+def test_an_import_record_from_before_accounts_holds_for_any_account(tmp_path: Path) -> None:
     from airflow.sdk import ObjectStoragePath
 
-    from saleslayer_airflow.sources.history import FetchHistory
+    from saleslayer_airflow.import_history import ImportHistory
 
     folder = ObjectStoragePath(tmp_path.as_uri())
-    FetchHistory(folder).record("e" * 64, "run0", DAY)
-    data = json.loads((tmp_path / "_state" / "last_fetch.json").read_text())
+    ImportHistory(folder).record("e" * 64, "run0", DAY)
+    data = json.loads((tmp_path / "_state" / "last_import.json").read_text())
     assert data["account"] is None
     del data["account"]  # as version 1 wrote it
-    (tmp_path / "_state" / "last_fetch.json").write_text(json.dumps(data))
-    last = FetchHistory(folder, account=B).read()
+    (tmp_path / "_state" / "last_import.json").write_text(json.dumps(data))
+    last = ImportHistory(folder, account=B).read()
     assert last is not None and last.run_id == "run0" and last.account is None

@@ -32,14 +32,15 @@ class FetchSourceOperator(ConnectorStageOperator):
     table only the files its ``file:`` names.
 
     **Unchanged exports.** ``fingerprint`` is a SHA-256 over all the files' sizes and checksums.
-    The fetch that hands an export on records it, with what the server said about each file
-    (URL, size, mtime, ETag), in ``<base>/<connector>/_state/last_fetch.json``
-    (:mod:`saleslayer_airflow.sources.history`). A later run is skipped (AirflowSkipException,
-    so the downstream tasks are skipped) when the server says nothing changed, before any
+    The report of a run that imported its export wholly records it, with what the server said
+    about each file (URL, size, mtime, ETag), in ``<base>/<connector>/_state/last_import.json``
+    (:mod:`saleslayer_airflow.import_history`). A later run is skipped (AirflowSkipException,
+    so the downstream tasks are skipped) when the server says nothing changed since, before any
     download (HTTP: conditional GET answered 304 for every file; FTP/FTPS/SFTP: the same files
     with the same size and mtime), or when it lands the same fingerprint; unless the connector's
-    ``force`` or the run's ``force`` param is true. A retry of the run that wrote the record is
-    never skipped.
+    ``force`` or the run's ``force`` param is true. The run that wrote the record is never
+    skipped (cleared to run again, it imports again); a run that did not import (a task failed,
+    the run was stopped, a dry run) leaves the record as it was.
 
     **Missing export** (``source.on_missing``, per file for named files): ``fail`` fails the task
     at once with the connection id, the path or URL (and the file's name) and what to check;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import Context
@@ -30,9 +31,11 @@ class ImportReportOperator(ConnectorStageOperator):
     XCom.
     It runs whatever the pushes did (trigger rule ``all_done``): a failed table shows as failed.
 
-    It also closes the run's books: when the run imported everything, the export's fingerprint
-    is kept as "last imported" (an identical next export is skipped); otherwise the fetch's
-    record is dropped so that the next run imports the same export again.
+    It also closes the run's books: when the run imported everything (every table pushed,
+    nothing Sales Layer skipped or refused, not a dry run), the export is recorded as the
+    connector's last import (:mod:`saleslayer_airflow.import_history`): a next run that fetches
+    the same export is skipped, and an incremental API source asks for what changed since this
+    run's fetch began. Otherwise nothing is recorded, and the next run imports again.
 
     As the DAG's only leaf it decides the run's colour: when an earlier task failed, it fails
     too (after writing what it could), so a run that did not import never shows as a success.
@@ -48,9 +51,10 @@ class ImportReportOperator(ConnectorStageOperator):
         from airflow.sdk.exceptions import AirflowSkipException
 
         from saleslayer_airflow import staging
+        from saleslayer_airflow.import_history import ImportHistory
         from saleslayer_airflow.push.failures import merge_into_rejects
+        from saleslayer_airflow.push.targets import target_account_or_none
         from saleslayer_airflow.report.summary import build_report
-        from saleslayer_airflow.sources.history import FetchHistory
 
         config = self.connector_config
         ti = context["ti"]
@@ -59,12 +63,11 @@ class ImportReportOperator(ConnectorStageOperator):
         fetched_xcom = ti.xcom_pull(task_ids=FETCH_TASK)
         split_xcom = ti.xcom_pull(task_ids=SPLIT_TASK)
         base = staging.staging_base_uri(config.staging.base)
-        history = FetchHistory(staging.connector_folder(base, config.id))
+        connector_folder = staging.connector_folder(base, config.id)
         if not fetched_xcom or not split_xcom:
             if failed:
-                history.forget(run_id)
                 raise self._run_failed(failed)
-            reason = self._skip_reason(context, history)
+            reason = self._skip_reason(context, ImportHistory(connector_folder))
             skipped = self._write_skipped(base, run_id, reason)
             # Kept as the task's XCom too, as a report is: the connector pages read runs there.
             ti.xcom_push(key="return_value", value=skipped)
@@ -74,11 +77,6 @@ class ImportReportOperator(ConnectorStageOperator):
         dry_run = config.target.dry_run or bool(context["params"].get("dry_run"))
         pushes = {table: self._pushed(ti, table) for table in config.tables}
         report = build_report(config.id, run_id, split, pushes, dry_run=dry_run)
-        if not report.succeeded or dry_run or any(t.skipped or t.refused for t in report.tables):
-            # The export was not (or not wholly) imported: let the next run take it again, so
-            # items Sales Layer skipped or refused are sent again even when the export does not
-            # change.
-            history.forget(run_id)
 
         folder = staging.run_folder(base, config.id, run_id)
         # Items Sales Layer refused join the rows validation set aside, in the one rejects file.
@@ -96,6 +94,18 @@ class ImportReportOperator(ConnectorStageOperator):
         if failed:
             context["ti"].xcom_push(key="return_value", value=body)
             raise self._run_failed(failed)
+        # Recorded only when the export was wholly imported: otherwise the next run takes it
+        # again, so items Sales Layer skipped or refused are sent again even when the export
+        # does not change.
+        if (
+            report.succeeded
+            and not dry_run
+            and not any(t.skipped or t.refused for t in report.tables)
+        ):
+            account = target_account_or_none(config, self.log.warning)
+            ImportHistory(connector_folder, account=account).record_import(
+                fetched, run_id, _fetch_started(fetched, context)
+            )
         return body
 
     @staticmethod
@@ -179,3 +189,12 @@ class ImportReportOperator(ConnectorStageOperator):
             f"{', '.join(failed)} failed or could not run; see those tasks' logs (the report "
             "above, when there is one, counts what was done)"
         )
+
+
+def _fetch_started(fetched: FetchResult, context: Context) -> datetime:
+    """When the run's fetch began; for a result of an earlier version, which does not say, when
+    the run began (earlier still: the next incremental fetch asks for a little more, never less)."""
+    if fetched.started_at:
+        return datetime.fromisoformat(fetched.started_at)
+    began = getattr(context.get("dag_run"), "start_date", None)
+    return began if isinstance(began, datetime) else datetime.now(UTC)

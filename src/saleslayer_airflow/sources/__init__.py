@@ -8,9 +8,11 @@
     selection.py    listings normalised, glob and pick rule
     stability.py    the size-stable check
     fingerprint.py  per-file digests and the combined fingerprint
-    history.py      the connector's last fetched fingerprint and files (skip unchanged exports)
     recheck.py      the timer trigger a waiting fetch defers on (on_missing: wait)
     errors.py       transient and terminal fetch errors
+
+The connector's last import, which an unchanged export is compared with, is
+saleslayer_airflow.import_history (written by the report stage, read here).
 
 Nothing here is imported when DAGs are parsed; the fetch operator imports it when it runs.
 """

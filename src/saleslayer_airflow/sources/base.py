@@ -27,7 +27,7 @@ from saleslayer_airflow.sources.stability import wait_until_stable
 if TYPE_CHECKING:
     from datetime import timedelta
 
-    from saleslayer_airflow.sources.history import RemoteState
+    from saleslayer_airflow.import_history import RemoteState
 
 FileSource = FtpSource | FtpsSource | SftpSource
 

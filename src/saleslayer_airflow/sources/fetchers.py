@@ -28,9 +28,9 @@ if TYPE_CHECKING:
         SftpSource,
         Source,
     )
+    from saleslayer_airflow.import_history import LastImport, RemoteState
     from saleslayer_airflow.sources.api import Checkpoint
     from saleslayer_airflow.sources.base import LandedFile
-    from saleslayer_airflow.sources.history import LastFetch, RemoteState
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ class FetchRequest:
     #: what the server said about each file at the last import, when an unchanged export may be
     #: skipped before downloading (None: download whatever the server says)
     previous: dict[str, RemoteState] | None
-    #: the last recorded fetch of the connector (API sources: the incremental cursor)
-    last: LastFetch | None
+    #: the connector's last import (API sources: the incremental cursor)
+    last: LastImport | None
     #: where an API source records the pages landed so far, so that a retry resumes
     checkpoint: Checkpoint
     log: Callable[[str], None]

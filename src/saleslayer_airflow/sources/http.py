@@ -29,7 +29,7 @@ from saleslayer_airflow.sources.errors import (
 )
 
 if TYPE_CHECKING:
-    from saleslayer_airflow.sources.history import RemoteState
+    from saleslayer_airflow.import_history import RemoteState
 
 #: Seconds allowed to open the TCP/TLS connection (the connector's `timeout` is the read timeout).
 CONNECT_TIMEOUT = 30.0

@@ -2,9 +2,11 @@
 
 The fetch task (:class:`~saleslayer_airflow.operators.fetch.FetchSourceOperator`) renders the
 connector's `source:` and calls :func:`fetch_stage`; this module reads the connector's fetch
-history, lands the export with the fetcher of its kind (:mod:`~saleslayer_airflow.sources.
-fetchers`), applies ``on_missing``, compares the fingerprint with the last import's, records the
-fetch, cleans old run folders and returns the :class:`~saleslayer_airflow.contracts.FetchResult`.
+last import (:mod:`~saleslayer_airflow.import_history`), lands the export with the fetcher of
+its kind (:mod:`~saleslayer_airflow.sources.fetchers`), applies ``on_missing``, compares the
+fingerprint with the last import's, cleans old run folders and returns the
+:class:`~saleslayer_airflow.contracts.FetchResult`. It writes no record: the report stage of a
+run that imported its export wholly does, from that result.
 
 What it cannot do without Airflow it asks for by raising: :class:`RunSkipped` (the task skips the
 run, with these words for the report), :class:`WaitForExport` (the task defers until
@@ -28,10 +30,10 @@ if TYPE_CHECKING:
     from saleslayer_airflow.config.models import ConnectorConfig
     from saleslayer_airflow.config.sources import MissingExport, Source
     from saleslayer_airflow.contracts import StageLog
+    from saleslayer_airflow.import_history import LastImport, RemoteState
     from saleslayer_airflow.sources.api import Checkpoint
     from saleslayer_airflow.sources.base import LandedFile
     from saleslayer_airflow.sources.errors import ExportMissingError
-    from saleslayer_airflow.sources.history import LastFetch, RemoteState
 
 #: Run folders named in the log when retention keeps what is not a run folder.
 _NAMED_NOT_RUNS = 10
@@ -73,19 +75,20 @@ def fetch_stage(request: FetchStageRequest) -> FetchResult:
     """Land the export of ``request`` in the run folder; what landed, or :class:`RunSkipped`,
     :class:`WaitForExport`, a terminal or a transient error."""
     from saleslayer_airflow import staging
+    from saleslayer_airflow.import_history import ImportHistory
     from saleslayer_airflow.push.targets import target_account_or_none
     from saleslayer_airflow.sources.errors import ExportUnchanged
     from saleslayer_airflow.sources.fingerprint import combined_fingerprint
-    from saleslayer_airflow.sources.history import FetchHistory
 
     config, run_id, log = request.config, request.run_id, request.log
     base = staging.staging_base_uri(config.staging.base)
     run_folder = staging.run_folder(base, config.id, run_id)
     # Scoped by the target account: re-pointed elsewhere, the connector imports everything.
     account = target_account_or_none(config, log.warning)
-    history = FetchHistory(staging.connector_folder(base, config.id), account=account)
+    history = ImportHistory(staging.connector_folder(base, config.id), account=account)
     last = history.read()
-    # A retry of the run that wrote the record is never skipped, nor is a forced run.
+    # A run that imported this export before (a retry, a run cleared to run again) is never
+    # skipped, nor is a forced run.
     compare_with = last if last is not None and last.run_id != run_id else None
     previous = None if request.force or compare_with is None else compare_with.remote()
     started = datetime.now(UTC)
@@ -116,20 +119,20 @@ def fetch_stage(request: FetchStageRequest) -> FetchResult:
                 "import it again"
             )
         log.info("Export unchanged since run %s; importing anyway (force)", compare_with.run_id)
-    history.record(fingerprint, run_id, started, files)
     _clean_old_runs(config, base, run_id, log)
     return FetchResult(
         connector_id=config.id,
         run_folder=str(run_folder),
         fingerprint=fingerprint,
         files=tuple(LandedFileRecord.model_validate(f.to_xcom()) for f in files),
+        started_at=started.isoformat(),
     )
 
 
 def _fetch_or_wait(
     request: FetchStageRequest,
     run_folder: ObjectStoragePath,
-    last: LastFetch | None,
+    last: LastImport | None,
     previous: dict[str, RemoteState] | None,
 ) -> list[LandedFile]:
     """Fetch once; on a missing export apply ``on_missing``: fail, skip, or wait."""

@@ -4,7 +4,7 @@ Per connector, table and reference it keeps the hash of the content last applied
 id when known and the date of the export the data came from. It drives the delta (send only what
 changed), the backfill guard (never apply an older export over a newer one) and resumable pushes
 (acknowledged batches are not sent again). Which export was imported last, for the "unchanged
-export" skip, is kept by the fetch stage (saleslayer_airflow.sources.history).
+export" skip, is in saleslayer_airflow.import_history (written by the report stage).
 """
 
 from __future__ import annotations
