@@ -47,7 +47,7 @@ def live(world: World) -> set[str]:
 
 def report_text(world: World, dag_run: Any) -> str:
     from saleslayer_airflow import staging
-    from saleslayer_airflow.operators.report import REPORT_TEXT_FILE
+    from saleslayer_airflow.report.stage import REPORT_TEXT_FILE
 
     folder = staging.run_folder((world.tmp / "staging").as_uri(), world.dag_id, dag_run.run_id)
     with (folder / REPORT_TEXT_FILE).open("r", encoding="utf-8") as handle:

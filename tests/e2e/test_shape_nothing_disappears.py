@@ -16,7 +16,7 @@ import pytest
 
 from saleslayer_airflow import staging
 from saleslayer_airflow.contracts import IGNORED_FILE
-from saleslayer_airflow.operators.report import REPORT_TEXT_FILE
+from saleslayer_airflow.report.stage import REPORT_TEXT_FILE
 from saleslayer_airflow.ui.links import RUN_FILES, run_file_url
 from tests.e2e.conftest import World, catalog, first_day, states, xcom
 

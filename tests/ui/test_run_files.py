@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from saleslayer_airflow.operators.report import REPORT_TEXT_FILE
+from saleslayer_airflow.report.stage import REPORT_TEXT_FILE
 from saleslayer_airflow.ui.files import EXTRA_BASES_ENV, RunFileNotFound, find_run_file
 from saleslayer_airflow.ui.links import RUN_FILES, run_file_url
 from tests.ui.conftest import bearer
