@@ -19,13 +19,14 @@ watermark).
 
 ``files`` holds what the server said about each file (by its URL): the next fetch sends it back
 (HTTP If-None-Match / If-Modified-Since) or compares it (FTP/SFTP size and mtime) to skip the
-download when nothing changed.
+download when nothing changed. A record without ``files`` (of an early version) reads as having
+none.
 
 ``account`` is the key of the Sales Layer account the connector pushed that export to
 (:attr:`SalesLayerHook.account_key`): a connector re-pointed to another account finds no record
 there, so its next run fetches and imports everything (an incremental API source starts again
-from its ``initial`` value), never skipped as "unchanged". A record without it (written when the
-account could not be told) holds for any account.
+from its ``initial`` value), never skipped as "unchanged". A record without it (written before
+accounts were kept, or when the account could not be told) holds for any account.
 
 Earlier versions kept ``_state/last_fetch.json`` instead, written by the fetch and removed by the
 report of a run that did not import; it is read when there is no ``last_import.json`` yet (the
