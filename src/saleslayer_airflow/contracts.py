@@ -13,6 +13,7 @@ ignored, and ``version`` says which shape wrote it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, Self
 
@@ -110,9 +111,9 @@ class FetchResult(_Contract):
     fingerprint: str
     """SHA-256 over every landed file's size and checksum."""
     files: tuple[LandedFileRecord, ...]
-    started_at: str | None = None
-    """When the fetch began (ISO-8601 UTC): recorded with the import, the watermark from which
-    the next incremental API fetch asks for changes. None in results of earlier versions."""
+    started_at: datetime | None = None
+    """When the fetch began: recorded with the import, the watermark from which the next
+    incremental API fetch asks for changes. None in results of earlier versions."""
 
 
 class StagedTable(_Contract):

@@ -163,12 +163,16 @@ class ImportHistory:
             self.legacy_path.unlink()
         return entry
 
-    def record_import(self, fetched: FetchResult, run_id: str, started: datetime) -> LastImport:
-        """Record the export ``fetched`` as imported by ``run_id``, whose fetch began at
-        ``started``: what the report stage of a run that imported it wholly calls."""
+    def record_import(self, fetched: FetchResult, run_id: str) -> LastImport | None:
+        """Record the export ``fetched`` as imported by ``run_id``: what the report stage of a
+        run that imported it wholly calls. A result of an earlier version does not say when its
+        fetch began (no watermark to record): nothing is recorded, and the next run imports the
+        export again."""
+        if fetched.started_at is None:
+            return None
         return self.record(
             fetched.fingerprint,
             run_id,
-            started,
+            fetched.started_at,
             [RemoteState(f.source, f.size, f.remote_mtime, f.etag) for f in fetched.files],
         )

@@ -8,7 +8,6 @@ import re
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -188,10 +187,10 @@ class ConnectorDag:
             from saleslayer_airflow.staging import connector_folder, staging_base_uri
 
             fetched = FetchResult.from_xcom(xcoms["fetch_source"], task_id="fetch_source")
-            assert fetched.started_at is not None
-            ImportHistory(connector_folder(staging_base_uri(None), self.dag_id)).record_import(
-                fetched, dag_run.run_id, datetime.fromisoformat(fetched.started_at)
-            )
+            recorded = ImportHistory(
+                connector_folder(staging_base_uri(None), self.dag_id)
+            ).record_import(fetched, dag_run.run_id)
+            assert recorded is not None
         return FetchRun(
             state=ti.state, run_state=dag_run.state, xcom=xcoms.get("fetch_source"),
             run_id=dag_run.run_id, try_number=ti.try_number, states=states, xcoms=xcoms,

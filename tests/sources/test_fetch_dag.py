@@ -271,9 +271,9 @@ def test_api_resumes_after_the_last_landed_page_on_retry(
     assert not (_uri_path(run.xcom["run_folder"]) / "fetch_pages").exists()
 
 
-def test_api_incremental_asks_for_changes_since_the_last_fetch(
-    http_server: HttpServer, connector_dag: ConnectorDag
-) -> None:
+def _incremental_api(http_server: HttpServer, connector_dag: ConnectorDag) -> None:
+    """One record on the server; a connector asking for the records changed since its last
+    import (from 2026-01-01 at first), skipping the run when there are none."""
     http_server.state.records = [{"id": 1, "updated_at": "2026-10-01T00:00:00Z"}]
     connector_dag.write(
         """
@@ -287,6 +287,12 @@ def test_api_incremental_asks_for_changes_since_the_last_fetch(
         """,
         fmt="jsonl",
     )
+
+
+def test_api_incremental_asks_for_changes_since_the_last_fetch(
+    http_server: HttpServer, connector_dag: ConnectorDag
+) -> None:
+    _incremental_api(http_server, connector_dag)
 
     first = connector_dag.run("2026-11-02")
     second = connector_dag.run("2026-11-03")
@@ -301,19 +307,7 @@ def test_api_incremental_asks_for_changes_since_the_last_fetch(
 def test_api_incremental_asks_again_since_the_last_import_after_a_run_that_did_not_import(
     http_server: HttpServer, connector_dag: ConnectorDag
 ) -> None:
-    http_server.state.records = [{"id": 1, "updated_at": "2026-10-01T00:00:00Z"}]
-    connector_dag.write(
-        """
-        kind: api
-        conn_id: erp_http
-        endpoint: api/cursor/items
-        records_path: data.items
-        pagination: {style: cursor, cursor_path: data.next_cursor, page_size: 2}
-        incremental: {param: updated_since, initial: "2026-01-01T00:00:00Z"}
-        on_missing: {policy: skip}
-        """,
-        fmt="jsonl",
-    )
+    _incremental_api(http_server, connector_dag)
     imported = connector_dag.run("2026-11-02")
     http_server.state.records.append({"id": 2, "updated_at": "2099-01-01T00:00:00Z"})
 

@@ -120,8 +120,9 @@ def test_history_keeps_what_the_server_said_about_each_file(tmp_path: Path) -> N
         run_folder="r",
         fingerprint="f",
         files=(LandedFileRecord.model_validate(file.to_xcom()),),
+        started_at=datetime.now(UTC),
     )
-    history.record_import(fetched, "run1", datetime.now(UTC))
+    history.record_import(fetched, "run1")
     last = history.read()
     assert last is not None
     assert last.remote() == {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import Context
@@ -62,21 +61,19 @@ class ImportReportOperator(ConnectorStageOperator):
             if failed:
                 raise self._run_failed(failed)
             said = ti.xcom_pull(task_ids=FETCH_TASK, key="skip_reason")
-            reason = skip_reason(config, FETCH_TASK, said)
+            reason = skip_reason(config, said)
             skipped = skipped_report(config, run_id, reason, self.log)
             # Kept as the task's XCom too, as a report is: the connector pages read runs there.
             ti.xcom_push(key="return_value", value=skipped)
             raise AirflowSkipException(f"Nothing to report: {reason}")
-        fetched = FetchResult.from_xcom(fetched_xcom, task_id=FETCH_TASK)
         request = ReportRequest(
             config=config,
             run_id=run_id,
-            fetched=fetched,
+            fetched=FetchResult.from_xcom(fetched_xcom, task_id=FETCH_TASK),
             split=SplitSummary.from_xcom(split_xcom, task_id=SPLIT_TASK),
             pushes={table: self._pushed(ti, table) for table in config.tables},
             failed=failed,
             dry_run=config.target.dry_run or bool(context["params"].get("dry_run")),
-            fetch_started=_fetch_started(fetched, context),
             log=self.log,
         )
         body = report_stage(request)
@@ -115,12 +112,3 @@ class ImportReportOperator(ConnectorStageOperator):
             f"{', '.join(failed)} failed or could not run; see those tasks' logs (the report "
             "above, when there is one, counts what was done)"
         )
-
-
-def _fetch_started(fetched: FetchResult, context: Context) -> datetime:
-    """When the run's fetch began; for a result of an earlier version, which does not say, when
-    the run began (earlier still: the next incremental fetch asks for a little more, never less)."""
-    if fetched.started_at:
-        return datetime.fromisoformat(fetched.started_at)
-    began = getattr(context.get("dag_run"), "start_date", None)
-    return began if isinstance(began, datetime) else datetime.now(UTC)

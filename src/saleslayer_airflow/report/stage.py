@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -38,8 +37,6 @@ class ReportRequest:
     failed: Sequence[str]
     """The run's tasks that failed or could not run."""
     dry_run: bool
-    fetch_started: datetime
-    """When the run's fetch began: the next incremental fetch asks for changes since."""
     log: StageLog
 
 
@@ -69,7 +66,7 @@ def report_stage(request: ReportRequest) -> dict[str, Any]:
     if not request.failed and imported_wholly(report, dry_run=request.dry_run):
         account = target_account_or_none(config, request.log.warning)
         history = ImportHistory(staging.connector_folder(base, config.id), account=account)
-        history.record_import(request.fetched, run_id, request.fetch_started)
+        history.record_import(request.fetched, run_id)
     return body
 
 
@@ -102,10 +99,11 @@ def skipped_report(
     return body
 
 
-def skip_reason(config: ConnectorConfig, fetch_task: str, said: object) -> str:
+def skip_reason(config: ConnectorConfig, said: object) -> str:
     """Why the run imported nothing: the fetch's own words when it left them (``said``), else
     what the connector's import history says."""
     from saleslayer_airflow import staging
+    from saleslayer_airflow.contracts import FETCH_TASK
     from saleslayer_airflow.import_history import ImportHistory
 
     if said:
@@ -118,8 +116,8 @@ def skip_reason(config: ConnectorConfig, fetch_task: str, said: object) -> str:
         else ""
     )
     return (
-        f"{fetch_task} was skipped: the export was unchanged since the last import, or "
-        f"missing with on_missing: skip{since}; nothing was imported (see the {fetch_task} "
+        f"{FETCH_TASK} was skipped: the export was unchanged since the last import, or "
+        f"missing with on_missing: skip{since}; nothing was imported (see the {FETCH_TASK} "
         "log; trigger with param force=true to import an unchanged export again)"
     )
 

@@ -125,7 +125,7 @@ def fetch_stage(request: FetchStageRequest) -> FetchResult:
         run_folder=str(run_folder),
         fingerprint=fingerprint,
         files=tuple(LandedFileRecord.model_validate(f.to_xcom()) for f in files),
-        started_at=started.isoformat(),
+        started_at=started,
     )
 
 
