@@ -424,9 +424,21 @@ def read_jsonl(data: bytes) -> list[Record]:
                 if isinstance(obj, dict):
                     records.append(Record(number, obj))
                     continue
-                problem = (f"the line is a JSON {type(obj).__name__}, not an object", "", value)
+                problem = (f"the line is a JSON {_JSON_KINDS[type(obj)]}, not an object", "", value)
         records.append(Record(number, {}, problem))
     return records
+
+
+#: What json.loads(parse_float=Decimal) returns, in JSON's words.
+_JSON_KINDS = {
+    type(None): "null",
+    bool: "boolean",
+    int: "number",
+    Decimal: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
 
 
 def read_json(data: bytes, records_path: str) -> list[Record]:
@@ -448,7 +460,11 @@ def read_json(data: bytes, records_path: str) -> list[Record]:
         raw = text[at:end]
         problem = _bad_json(raw)
         if problem is None and not isinstance(obj, dict):
-            problem = (f"the record is a JSON {type(obj).__name__}, not an object", "", raw[:200])
+            problem = (
+                f"the record is a JSON {_JSON_KINDS[type(obj)]}, not an object",
+                "",
+                raw[:200],
+            )
         records.append(Record(line, obj if problem is None else {}, problem))
         at = end - 1
     return records

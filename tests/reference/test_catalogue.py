@@ -128,9 +128,9 @@ def test_json_values_of_other_types() -> None:
             "the reference is the JSON boolean true, not a code; map the column "
             "that holds the reference",
         ),
-        ("3", "categories", "the line is a JSON list, not an object"),
-        ("3", "products", "the line is a JSON list, not an object"),
-        ("3", "variants", "the line is a JSON list, not an object"),
+        ("3", "categories", "the line is a JSON array, not an object"),
+        ("3", "products", "the line is a JSON array, not an object"),
+        ("3", "variants", "the line is a JSON array, not an object"),
     ]
     assert catalogue.decimal_text(Decimal("-0.0")) == "0"
 

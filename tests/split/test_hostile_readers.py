@@ -207,3 +207,14 @@ def test_split_rejects_csv_neutralises_formulas(tmp_path: Path) -> None:
     with out.result.rejects_path.open(encoding="utf-8", newline="") as handle:
         cells = [cell for row in csv.reader(handle) for cell in row]
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+def test_a_value_that_is_not_an_object_is_named_in_json_words() -> None:
+    # The person reading the reject wrote JSON: "null", not Python's "NoneType".
+    values = ["null", '"text"', "12", "1.5", "true", "[1]"]
+    kinds = ["null", "string", "number", "number", "boolean", "array"]
+    lines = list(JsonLinesReader(io.BytesIO("\n".join(values).encode()), "x.jsonl"))
+    records = list(JsonReader(io.BytesIO(("[" + ",".join(values) + "]").encode()), "", "x.json"))
+    for rows, head in ((lines, "the line"), (records, "the record")):
+        reasons = [r.problem.reason if r.problem else "" for r in rows]
+        assert reasons == [f"{head} is a JSON {kind}, not an object" for kind in kinds]

@@ -322,7 +322,7 @@ CASES = [
         b'{"data": [{"ref": "A", "name": "a"}, 42]}',
         tables=JPOS,
         fmt="{type: json, records_path: data}",
-        rejects=[(1, "points_of_sale", r"is a JSON int, not an object")],
+        rejects=[(1, "points_of_sale", r"is a JSON number, not an object")],
         out={"points_of_sale": 1},
     ),
     Case(

@@ -81,6 +81,22 @@ def _nesting(text: str) -> int:
     return _scan_nesting(text, 0)[0]
 
 
+def json_kind(value: object) -> str:
+    """What ``value`` is in JSON's words (a reject is read by someone who wrote JSON, not
+    Python): array, string, number, boolean, null, object."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float | Decimal):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
 def _too_deep(depth: int, text: str) -> RowProblem:
     return RowProblem(
         f"the record is nested {depth:,} levels deep, more than the {MAX_DEPTH} levels read; "
@@ -241,7 +257,7 @@ class JsonReader:
                 problem = _too_deep(obj.depth, text)
             if problem is None and not isinstance(obj, dict):
                 problem = RowProblem(
-                    f"the record is a JSON {type(obj).__name__}, not an object",
+                    f"the record is a JSON {json_kind(obj)}, not an object",
                     value=text[:200],
                     code="not_an_object",
                 )
@@ -297,7 +313,7 @@ class JsonLinesReader:
                 continue
             if not isinstance(obj, dict):
                 problem = RowProblem(
-                    f"the line is a JSON {type(obj).__name__}, not an object",
+                    f"the line is a JSON {json_kind(obj)}, not an object",
                     value=text[:200].rstrip("\r\n"),
                     code="not_an_object",
                 )
