@@ -110,7 +110,7 @@ class Retention:
     not_runs: list[str] = field(default_factory=list)
 
 
-def _local_path(path: Any) -> Path | None:
+def local_path(path: Any) -> Path | None:
     """The OS path of a local ObjectStoragePath (None: object storage, no symbolic links)."""
     if getattr(path, "protocol", "") in ("", "file", "local"):
         return Path(path.path)
@@ -197,7 +197,7 @@ def clean_old_runs(
         return retention
     limit = (now or datetime.now(UTC)) - timedelta(days=retention_days)
     kept = safe_segment(keep) if keep else None
-    local = _local_path(folder)
+    local = local_path(folder)
     if local is not None and local.is_symlink():
         retention.not_runs.append(f"{local.name} (a symbolic link: not followed)")
         return retention

@@ -28,7 +28,7 @@ from saleslayer_airflow.contracts import (
     SplitSummary,
     StagedTable,
 )
-from saleslayer_airflow.staging import REJECTED_REFS_SUFFIX, REJECTS_FILE, SPLIT
+from saleslayer_airflow.staging import REJECTED_REFS_SUFFIX, REJECTS_FILE, SPLIT, local_path
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -90,11 +90,12 @@ def _local_copy(uri: str, into: Path, index: int) -> Path:
     from airflow.sdk import ObjectStoragePath
 
     source: Any = ObjectStoragePath(uri)
-    if source.protocol in ("file", "local", ""):
-        return Path(source.path)
+    local = local_path(source)
+    if local is not None:
+        return local
     target = into / f"landed_{index}_{source.name}"
-    with source.open("rb") as remote, target.open("wb") as local:
-        shutil.copyfileobj(remote, local, 1 << 20)
+    with source.open("rb") as remote, target.open("wb") as copy:
+        shutil.copyfileobj(remote, copy, 1 << 20)
     return target
 
 

@@ -32,7 +32,6 @@ from saleslayer_airflow.ui.links import RUN_FILES
 #: Extra staging bases (comma-separated URIs) the web app may serve run files from.
 EXTRA_BASES_ENV = "SALESLAYER_UI_STAGING_BASES"
 
-_LOCAL = {"file", "local", ""}
 log = logging.getLogger(__name__)
 
 
@@ -92,7 +91,7 @@ def _inside_run_folder(base: Any, run: Any, candidate: Any) -> Any:
     """The file to serve: ``candidate`` if it lies inside the run folder ``run`` of ``base``, for
     local bases resolved (symbolic links followed, and the run folder taken from the base's real
     path, so that a linked DAG or run folder does not count as its own); else None."""
-    if base.protocol not in _LOCAL:
+    if staging.local_path(base) is None:
         prefix = str(run.path).rstrip("/") + "/"
         return candidate if str(candidate.path).startswith(prefix) else None
     from airflow.sdk import ObjectStoragePath
